@@ -1,0 +1,218 @@
+//! The pooled server: Nova's `wsgi.Server` (eventlet's `GreenPool`) on
+//! tokio + hyper.
+//!
+//! - **pool**: at most [`Config::pool_size`] requests run at once; the rest
+//!   wait for a slot, none is refused. A slot is taken per *request*, not per
+//!   connection, so idle keep-alive connections never hold one (eventlet's
+//!   pool counts connections: with 5,000 keep-alive clients it serves 1,000).
+//! - **timeouts**: a request head must arrive within
+//!   [`Config::header_read_timeout`] of the connection being ready for one
+//!   (this also closes a fresh connection that sends nothing, and an idle
+//!   keep-alive connection); a connection on which no byte moves for
+//!   [`Config::client_socket_timeout`] is closed.
+//! - **bad input**: malformed requests get `400`, oversized heads `431`
+//!   (hyper), a panicking app `500` for that request only.
+//! - **protocols**: HTTP/1.1 with pipelining, HTTP/2 (h2c prior knowledge,
+//!   or ALPN over TLS), TLS with rustls, TCP or Unix sockets.
+//! - **shutdown**: stop accepting, let in-flight requests finish (bounded
+//!   by [`Config::shutdown_timeout`]), close.
+//!
+//! # Examples
+//!
+//! ```no_run
+//! use rsgi::server::{BindAddr, Config};
+//! use rsgi::app_fn;
+//!
+//! fn main() -> std::io::Result<()> {
+//!     let config = Config { bind: "127.0.0.1:8774".parse::<BindAddr>().unwrap(), ..Config::default() };
+//!     rsgi::server::run(config, app_fn(|_| async { "hello" }))
+//! }
+//! ```
+
+mod connection;
+mod listener;
+pub mod shutdown;
+mod tls;
+
+use std::future::Future;
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use listener::{BindAddr, Listener};
+pub use shutdown::Trigger;
+
+use crate::app::App;
+use crate::filters::request_log::{LogFormat, NOVA_LOG_FORMAT};
+
+/// Which HTTP versions a connection may speak.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Protocol {
+    /// HTTP/1.1 and HTTP/2 (sniffed from the first bytes, or ALPN with TLS).
+    #[default]
+    Auto,
+    /// HTTP/1.x only: no sniffing of the connection preface.
+    Http1,
+    /// HTTP/2 only (h2c prior knowledge, or h2 over TLS).
+    Http2,
+}
+
+/// Server settings, each with Nova's default where Nova has one.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where to listen. Default `0.0.0.0:8774` (Nova's `osapi_compute_listen_port`).
+    pub bind: BindAddr,
+    /// At most this many requests in flight at once; the rest wait. Default
+    /// 1000 (Nova's `wsgi_default_pool_size`).
+    pub pool_size: usize,
+    /// The listen backlog. Default 4096 (Nova's `backlog`).
+    pub backlog: u32,
+    /// Set `TCP_NODELAY` on accepted sockets. Default `true`.
+    pub tcp_nodelay: bool,
+    /// HTTP/1 keep-alive. Default `true` (Nova's `wsgi_keep_alive`).
+    pub keepalive: bool,
+    /// Close a connection on which no byte moved for this long; `None`
+    /// waits forever. Default 900 s (Nova's `client_socket_timeout`).
+    pub client_socket_timeout: Option<Duration>,
+    /// Time allowed for a whole request head, from when the connection is
+    /// ready for one (slowloris protection; also bounds an idle keep-alive
+    /// connection). Default 30 s.
+    pub header_read_timeout: Duration,
+    /// Largest request head accepted, in bytes; larger gets `431`. Default
+    /// 16384 (Nova's `max_header_line`, eventlet's limit per line).
+    pub max_header_size: usize,
+    /// Most header fields accepted; more gets `431`. Default 100.
+    pub max_headers: usize,
+    /// HTTP versions spoken. Default [`Protocol::Auto`].
+    pub protocol: Protocol,
+    /// HTTP/1 pipelining: flush responses in batches. Default `true`.
+    pub pipeline_flush: bool,
+    /// Access-log format (eventlet's `log_format`); `None` logs nothing.
+    /// Default Nova's `wsgi_log_format`. Lines go to the `rsgi::access`
+    /// tracing target.
+    pub log_format: Option<String>,
+    /// PEM certificate chain; with `key_file`, serve TLS. Default none.
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key for `cert_file`.
+    pub key_file: Option<PathBuf>,
+    /// Runtime worker threads for [`run`]; `None`: one per core.
+    pub workers: Option<usize>,
+    /// Set `SO_REUSEPORT`, so that several processes can share the port
+    /// behind one address. Default `false`.
+    pub reuse_port: bool,
+    /// How long shutdown waits for in-flight requests. Default 60 s (Nova's
+    /// `graceful_shutdown_timeout`).
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: BindAddr::Tcp(([0, 0, 0, 0], 8774).into()),
+            pool_size: 1000,
+            backlog: 4096,
+            tcp_nodelay: true,
+            keepalive: true,
+            client_socket_timeout: Some(Duration::from_secs(900)),
+            header_read_timeout: Duration::from_secs(30),
+            max_header_size: 16384,
+            max_headers: 100,
+            protocol: Protocol::Auto,
+            pipeline_flush: true,
+            log_format: Some(NOVA_LOG_FORMAT.to_owned()),
+            cert_file: None,
+            key_file: None,
+            workers: None,
+            reuse_port: false,
+            shutdown_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// Binding or accepting failed.
+    Io(io::Error),
+    /// The `log_format` setting is invalid.
+    LogFormat(crate::filters::request_log::LogFormatError),
+    /// The TLS certificate or key could not be loaded.
+    Tls(String),
+}
+
+impl std::fmt::Display for ServerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServerError::Io(e) => write!(f, "{e}"),
+            ServerError::LogFormat(e) => write!(f, "invalid `log_format`: {e}"),
+            ServerError::Tls(e) => write!(f, "TLS: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ServerError {}
+
+impl From<io::Error> for ServerError {
+    fn from(e: io::Error) -> Self {
+        ServerError::Io(e)
+    }
+}
+
+impl From<ServerError> for io::Error {
+    fn from(e: ServerError) -> Self {
+        match e {
+            ServerError::Io(e) => e,
+            other => io::Error::new(io::ErrorKind::InvalidInput, other.to_string()),
+        }
+    }
+}
+
+/// Serves `app` on an already bound `listener` until `shutdown` resolves,
+/// then drains in-flight requests (at most `config.shutdown_timeout`).
+///
+/// `config.bind`, `backlog`, `reuse_port` and `workers` are not used here:
+/// the caller bound the listener and owns the runtime, which makes tests on
+/// `127.0.0.1:0` simple.
+///
+/// # Errors
+///
+/// An invalid `log_format` or TLS setting. Accept errors are logged and
+/// retried, never returned.
+pub async fn serve<A: App>(
+    listener: impl Into<Listener>,
+    config: &Config,
+    app: A,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServerError> {
+    let listener = listener.into();
+    let log = match &config.log_format {
+        Some(f) => Some(LogFormat::parse(f).map_err(ServerError::LogFormat)?),
+        None => None,
+    };
+    let tls = tls::acceptor(config)?;
+    let shared = Arc::new(connection::Shared::new(app, config, log, tls));
+    connection::accept_loop(listener, shared, shutdown).await;
+    Ok(())
+}
+
+/// Builds a runtime with `config.workers` threads, binds `config.bind`, and
+/// serves `app` until SIGTERM or SIGINT, then drains and returns.
+///
+/// # Errors
+///
+/// Binding fails, or a setting is invalid.
+pub fn run<A: App>(config: Config, app: A) -> io::Result<()> {
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = config.workers {
+        rt.worker_threads(n.max(1));
+    }
+    let rt = rt.enable_all().build()?;
+    rt.block_on(async move {
+        let listener = Listener::bind(&config.bind, config.backlog, config.reuse_port)?;
+        tracing::info!(bind = %config.bind, pool_size = config.pool_size, "rsgi listening");
+        serve(listener, &config, app, shutdown::signal()).await?;
+        Ok(())
+    })
+}
