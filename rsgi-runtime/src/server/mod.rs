@@ -130,6 +130,117 @@ impl Default for Config {
     }
 }
 
+impl Config {
+    /// Sets one option by its name, as written in a `[server:main]` section
+    /// or as a command-line flag without the dashes (`-` and `_` are the
+    /// same): `bind`, `pool_size`, `backlog`, `tcp_nodelay`, `keepalive`,
+    /// `client_socket_timeout` (seconds, `0` for none), `header_read_timeout`
+    /// (seconds), `max_header_size`, `max_headers`, `protocol`
+    /// (`auto`/`http1`/`http2`), `pipeline_flush`, `log_format` (empty for
+    /// none), `cert_file`, `key_file`, `workers`, `reuse_port`,
+    /// `shutdown_timeout` (seconds). Returns `Ok(false)` for a name that is
+    /// not a server option.
+    ///
+    /// # Errors
+    ///
+    /// A value that does not parse, with the option's name in the message.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rsgi::server::Config;
+    ///
+    /// let mut config = Config::default();
+    /// assert!(config.set("pool-size", "4")?);
+    /// assert_eq!(config.pool_size, 4);
+    /// assert!(!config.set("use", "egg:rsgi#main")?);
+    /// assert_eq!(config.set("backlog", "lots").unwrap_err(), "`backlog`: expected a number, got `lots`");
+    /// # Ok::<(), String>(())
+    /// ```
+    pub fn set(&mut self, name: &str, value: &str) -> Result<bool, String> {
+        let key = name.replace('-', "_");
+        let num = |v: &str| v.trim().parse::<u64>().map_err(|_| format!("`{key}`: expected a number, got `{v}`"));
+        let flag = |v: &str| match v.trim().to_ascii_lowercase().as_str() {
+            "true" | "yes" | "on" | "1" => Ok(true),
+            "false" | "no" | "off" | "0" => Ok(false),
+            _ => Err(format!("`{key}`: expected true or false, got `{v}`")),
+        };
+        let secs = |v: &str| num(v).map(Duration::from_secs);
+        let size = |v: &str| num(v).map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+        match key.as_str() {
+            "bind" => self.bind = value.parse()?,
+            "pool_size" => self.pool_size = size(value)?,
+            "backlog" => self.backlog = u32::try_from(num(value)?).unwrap_or(u32::MAX),
+            "tcp_nodelay" => self.tcp_nodelay = flag(value)?,
+            "keepalive" => self.keepalive = flag(value)?,
+            "client_socket_timeout" => self.client_socket_timeout = Some(secs(value)?).filter(|d| !d.is_zero()),
+            "header_read_timeout" => self.header_read_timeout = secs(value)?,
+            "max_header_size" => self.max_header_size = size(value)?,
+            "max_headers" => self.max_headers = size(value)?,
+            "protocol" => {
+                self.protocol = match value.trim() {
+                    "auto" => Protocol::Auto,
+                    "http1" => Protocol::Http1,
+                    "http2" => Protocol::Http2,
+                    v => return Err(format!("`protocol`: expected `auto`, `http1` or `http2`, got `{v}`")),
+                }
+            }
+            "pipeline_flush" => self.pipeline_flush = flag(value)?,
+            "log_format" => self.log_format = Some(value.to_owned()).filter(|v| !v.is_empty()),
+            "cert_file" => self.cert_file = Some(PathBuf::from(value)),
+            "key_file" => self.key_file = Some(PathBuf::from(value)),
+            "workers" => self.workers = Some(size(value)?).filter(|&n| n > 0),
+            "reuse_port" => self.reuse_port = flag(value)?,
+            "shutdown_timeout" => self.shutdown_timeout = secs(value)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Applies `--name value` / `--name=value` command-line flags (names as
+    /// in [`Config::set`]) and returns the arguments that are not server
+    /// options, in order.
+    ///
+    /// # Errors
+    ///
+    /// A bad value, or a server flag without a value.
+    pub fn apply_args(&mut self, args: impl IntoIterator<Item = String>) -> Result<Vec<String>, String> {
+        let mut rest = Vec::new();
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            let Some(flag) = arg.strip_prefix("--") else {
+                rest.push(arg);
+                continue;
+            };
+            let (name, inline) = match flag.split_once('=') {
+                Some((n, v)) => (n.to_owned(), Some(v.to_owned())),
+                None => (flag.to_owned(), None),
+            };
+            if !Config::default().set(&name, &Config::probe_value(&name)).unwrap_or(false) {
+                rest.push(arg);
+                continue;
+            }
+            let value = match inline {
+                Some(v) => v,
+                None => args.next().ok_or_else(|| format!("`--{name}` needs a value"))?,
+            };
+            self.set(&name, &value)?;
+        }
+        Ok(rest)
+    }
+
+    // A value every option of that name accepts, to ask whether a flag is a
+    // server option without knowing its type.
+    fn probe_value(name: &str) -> String {
+        match name.replace('-', "_").as_str() {
+            "bind" => "127.0.0.1:0".to_owned(),
+            "protocol" => "auto".to_owned(),
+            "tcp_nodelay" | "keepalive" | "pipeline_flush" | "reuse_port" => "true".to_owned(),
+            _ => "1".to_owned(),
+        }
+    }
+}
+
 /// Why the server could not start.
 #[derive(Debug)]
 #[non_exhaustive]
