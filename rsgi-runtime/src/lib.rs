@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod body;
+pub mod factory;
 pub mod filter;
 pub mod filters;
 mod panic;

@@ -191,3 +191,43 @@ impl<A> Cors<A> {
         res
     }
 }
+
+crate::settings! {
+    /// Settings of [`CorsFilter`] (oslo's option names).
+    pub struct CorsSettings {
+        /// Origins allowed (`*` for any).
+        pub allowed_origin: Vec<String> = Vec::new(),
+        /// Send `Access-Control-Allow-Credentials`.
+        pub allow_credentials: bool = true,
+        /// Response headers the browser may expose.
+        pub expose_headers: Vec<String> = Vec::new(),
+        /// Preflight cache time in seconds.
+        pub max_age: Option<u64> = Some(3600),
+        /// Methods allowed.
+        pub allow_methods: Vec<String> = ["GET", "HEAD", "POST", "PUT", "DELETE", "TRACE", "PATCH"].map(String::from).to_vec(),
+        /// Request headers allowed.
+        pub allow_headers: Vec<String> = Vec::new(),
+    }
+    ignore ["oslo_config_project"]
+}
+
+impl crate::factory::Factory for CorsFilter {
+    type Settings = CorsSettings;
+    type Output = CorsFilter;
+    fn build(s: CorsSettings) -> CorsFilter {
+        let mut f = CorsFilter::new()
+            .allow_credentials(s.allow_credentials)
+            .max_age(s.max_age)
+            .allow_methods(s.allow_methods.iter().filter_map(|m| m.parse().ok()));
+        for o in s.allowed_origin {
+            f = f.allowed_origin(o);
+        }
+        for h in s.expose_headers {
+            f = f.expose_header(h);
+        }
+        for h in s.allow_headers {
+            f = f.allow_header(h);
+        }
+        f
+    }
+}

@@ -93,3 +93,19 @@ impl<A: App> App for FaultWrap<A> {
         }
     }
 }
+
+crate::settings! {
+    /// Settings of [`FaultWrapFilter`].
+    pub struct FaultWrapSettings {
+        /// The JSON key of the fault body.
+        pub fault_key: String = "computeFault".to_owned(),
+    }
+}
+
+impl crate::factory::Factory for FaultWrapFilter {
+    type Settings = FaultWrapSettings;
+    type Output = FaultWrapFilter;
+    fn build(s: FaultWrapSettings) -> FaultWrapFilter {
+        FaultWrapFilter::new().key(s.fault_key)
+    }
+}

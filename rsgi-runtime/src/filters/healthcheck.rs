@@ -59,3 +59,23 @@ impl App for Healthcheck {
         res
     }
 }
+
+crate::settings! {
+    /// Settings of [`Healthcheck`] (oslo's option names).
+    pub struct HealthcheckSettings {
+        /// Report `503` while this file exists.
+        pub disable_by_file_path: Option<String> = None,
+    }
+    ignore ["oslo_config_project", "backends", "detailed", "path"]
+}
+
+impl crate::factory::Factory for Healthcheck {
+    type Settings = HealthcheckSettings;
+    type Output = Healthcheck;
+    fn build(s: HealthcheckSettings) -> Healthcheck {
+        match s.disable_by_file_path {
+            Some(p) => Healthcheck::new().disable_by_file(p),
+            None => Healthcheck::new(),
+        }
+    }
+}

@@ -122,3 +122,20 @@ mod tests {
         assert_eq!((req.script_name(), req.path_info()), ("/compute", "/x"));
     }
 }
+
+crate::settings! {
+    /// Settings of [`HttpProxyToWsgiFilter`] (oslo's option name).
+    pub struct HttpProxyToWsgiSettings {
+        /// Trust `Forwarded` / `X-Forwarded-*`.
+        pub enable_proxy_headers_parsing: bool = false,
+    }
+    ignore ["oslo_config_project"]
+}
+
+impl crate::factory::Factory for HttpProxyToWsgiFilter {
+    type Settings = HttpProxyToWsgiSettings;
+    type Output = HttpProxyToWsgiFilter;
+    fn build(s: HttpProxyToWsgiSettings) -> HttpProxyToWsgiFilter {
+        HttpProxyToWsgiFilter::new(s.enable_proxy_headers_parsing)
+    }
+}

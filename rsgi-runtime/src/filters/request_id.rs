@@ -129,3 +129,11 @@ mod tests {
         assert!(!is_request_id(b"req-nope"));
     }
 }
+
+impl crate::factory::Factory for RequestIdFilter {
+    type Settings = crate::factory::NoSettings;
+    type Output = RequestIdFilter;
+    fn build(_: crate::factory::NoSettings) -> RequestIdFilter {
+        RequestIdFilter
+    }
+}

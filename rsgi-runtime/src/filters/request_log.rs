@@ -462,3 +462,30 @@ mod tests {
         assert_eq!(http_date_time(t), "25/Nov/2026 01:02:03");
     }
 }
+
+crate::settings! {
+    /// Settings of [`RequestLogFilter`].
+    pub struct RequestLogSettings {
+        /// The line format (eventlet's `log_format`); empty for Nova's.
+        pub log_format: String = String::new(),
+    }
+}
+
+impl crate::factory::Factory for RequestLogFilter {
+    type Settings = RequestLogSettings;
+    type Output = RequestLogFilter;
+    /// An invalid format falls back to Nova's, with an error in the log;
+    /// check formats with [`LogFormat::parse`] first where that matters.
+    fn build(s: RequestLogSettings) -> RequestLogFilter {
+        if s.log_format.is_empty() {
+            return RequestLogFilter::default();
+        }
+        match LogFormat::parse(&s.log_format) {
+            Ok(f) => RequestLogFilter::new(f),
+            Err(e) => {
+                tracing::error!(error = %e, "invalid `log_format`; using Nova's");
+                RequestLogFilter::default()
+            }
+        }
+    }
+}

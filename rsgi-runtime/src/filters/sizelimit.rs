@@ -158,3 +158,20 @@ impl http_body::Body for Limited {
         self.inner.size_hint()
     }
 }
+
+crate::settings! {
+    /// Settings of [`SizeLimitFilter`] (oslo's option name).
+    pub struct SizeLimitSettings {
+        /// The largest request body accepted, in bytes.
+        pub max_request_body_size: u64 = DEFAULT_MAX_REQUEST_BODY_SIZE,
+    }
+    ignore ["oslo_config_project"]
+}
+
+impl crate::factory::Factory for SizeLimitFilter {
+    type Settings = SizeLimitSettings;
+    type Output = SizeLimitFilter;
+    fn build(s: SizeLimitSettings) -> SizeLimitFilter {
+        SizeLimitFilter::new(s.max_request_body_size)
+    }
+}
