@@ -6,14 +6,18 @@
 //! [pipeline:api_v21]    pipeline = f0 f1 … f9 servers
 //! ```
 //!
+//! Written with `deploy!`: `cargo expand --example peer` shows the nested
+//! types (`Wrap<F0, Wrap<F1, … Servers>>`) it compiles to.
+//!
 //! `GET /v2.1/servers` → `{"servers": []}`; anything else → `{"versions": []}`.
 //!
 //! Run: `cargo run --release --example peer -- --bind 127.0.0.1:18090`.
 //! `--filters 0` serves the same map without the 10 filters (to price them);
 //! every server option of `rsgi::server::Config::set` is accepted as a flag.
 
+use rsgi::factory::{Factory, NoSettings};
 use rsgi::server::Config;
-use rsgi::{App, Either, Filter, Json, Request, Response, UrlMap, pipeline};
+use rsgi::{App, Filter, Json, Request, Response};
 
 /// A pass-through filter: it hands the request on untouched.
 #[derive(Clone, Copy, Debug)]
@@ -30,6 +34,14 @@ impl<A: App> Filter<A> for Pass {
     }
 }
 
+impl Factory for Pass {
+    type Settings = NoSettings;
+    type Output = Pass;
+    fn build(_: NoSettings) -> Pass {
+        Pass
+    }
+}
+
 impl<A: App> App for Passed<A> {
     fn call(&self, req: Request) -> impl Future<Output = Response> + Send {
         self.0.call(req)
@@ -41,8 +53,8 @@ impl<A: App> App for Passed<A> {
 struct Versions;
 
 impl App for Versions {
-    async fn call(&self, _req: Request) -> Response {
-        rsgi::IntoResponse::into_response(Json(r#"{"versions": []}"#))
+    fn call(&self, _req: Request) -> impl Future<Output = Response> + Send {
+        std::future::ready(rsgi::IntoResponse::into_response(Json(r#"{"versions": []}"#)))
     }
 }
 
@@ -51,19 +63,96 @@ impl App for Versions {
 struct Servers;
 
 impl App for Servers {
-    async fn call(&self, _req: Request) -> Response {
-        rsgi::IntoResponse::into_response(Json(r#"{"servers": []}"#))
+    // Answers without awaiting anything: a ready future, so the request is
+    // dropped at once rather than kept in an `async fn`'s state.
+    fn call(&self, _req: Request) -> impl Future<Output = Response> + Send {
+        std::future::ready(rsgi::IntoResponse::into_response(Json(r#"{"servers": []}"#)))
     }
 }
 
+impl Factory for Versions {
+    type Settings = NoSettings;
+    type Output = Versions;
+    fn build(_: NoSettings) -> Versions {
+        Versions
+    }
+}
+
+impl Factory for Servers {
+    type Settings = NoSettings;
+    type Output = Servers;
+    fn build(_: NoSettings) -> Servers {
+        Servers
+    }
+}
+
+rsgi::deploy! {
+    mod ten;
+
+    [composite:main]
+    use = urlmap
+    "/" = versions
+    "/v2.1" = api_v21
+
+    [pipeline:api_v21]
+    pipeline = f0 f1 f2 f3 f4 f5 f6 f7 f8 f9 servers
+
+    [filter:f0]
+    use = Pass
+    [filter:f1]
+    use = Pass
+    [filter:f2]
+    use = Pass
+    [filter:f3]
+    use = Pass
+    [filter:f4]
+    use = Pass
+    [filter:f5]
+    use = Pass
+    [filter:f6]
+    use = Pass
+    [filter:f7]
+    use = Pass
+    [filter:f8]
+    use = Pass
+    [filter:f9]
+    use = Pass
+
+    [app:servers]
+    use = Servers
+
+    [app:versions]
+    use = Versions
+}
+
+// `--filters 0`: the same map without the filters, to price them.
+rsgi::deploy! {
+    mod zero;
+
+    [composite:main]
+    use = urlmap
+    "/" = versions
+    "/v2.1" = servers
+
+    [app:servers]
+    use = Servers
+
+    [app:versions]
+    use = Versions
+}
+
 fn main() -> std::io::Result<()> {
-    let mut config = Config { bind: "127.0.0.1:18090".parse().expect("address"), log_format: None, ..Config::default() };
+    let mut config =
+        Config { bind: "127.0.0.1:18090".parse().expect("address"), log_format: None, ..Config::default() };
     let rest = config.apply_args(std::env::args().skip(1)).map_err(invalid)?;
     let mut filters = 10;
     let mut rest = rest.into_iter();
     while let Some(arg) = rest.next() {
         match arg.as_str() {
-            "--filters" => filters = rest.next().and_then(|n| n.parse().ok()).ok_or_else(|| invalid("`--filters` takes 0 or 10"))?,
+            "--filters" => {
+                filters =
+                    rest.next().and_then(|n| n.parse().ok()).ok_or_else(|| invalid("`--filters` takes 0 or 10"))?
+            }
             "--help" | "-h" => {
                 println!("usage: peer [--bind ADDR] [--filters 0|10] [--SERVER-OPTION VALUE …]");
                 return Ok(());
@@ -72,14 +161,8 @@ fn main() -> std::io::Result<()> {
         }
     }
     match filters {
-        0 => rsgi::server::run(config, UrlMap::new().mount("/", Either::Left(Versions)).mount("/v2.1", Either::Right(Servers))),
-        10 => {
-            let api_v21 = pipeline()
-                .filter(Pass).filter(Pass).filter(Pass).filter(Pass).filter(Pass)
-                .filter(Pass).filter(Pass).filter(Pass).filter(Pass).filter(Pass)
-                .app(Servers);
-            rsgi::server::run(config, UrlMap::new().mount("/", Either::Left(Versions)).mount("/v2.1", Either::Right(api_v21)))
-        }
+        0 => rsgi::server::run(config, zero::main()),
+        10 => rsgi::server::run(config, ten::main()),
         n => Err(invalid(format!("`--filters {n}`: expected 0 or 10"))),
     }
 }

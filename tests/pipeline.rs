@@ -46,7 +46,9 @@ impl<A: App> App for Traced<A> {
 }
 
 fn trace_echo() -> impl App {
-    app_fn(|req: Request| async move { req.headers().get("x-trace").map_or(String::new(), |v| v.to_str().unwrap().to_owned()) })
+    app_fn(|req: Request| async move {
+        req.headers().get("x-trace").map_or(String::new(), |v| v.to_str().unwrap().to_owned())
+    })
 }
 
 #[tokio::test]
@@ -79,7 +81,10 @@ async fn tower_http_layer_inside_a_pipeline() {
     use tower_http::set_header::SetResponseHeaderLayer;
     let layer = SetResponseHeaderLayer::overriding(http::header::SERVER, http::HeaderValue::from_static("rsgi-test"));
     // The environ crosses the tower layer: urlmap's SCRIPT_NAME split survives.
-    let app = UrlMap::new().mount("/v2.1", pipeline().filter(Trace("outer")).filter(LayerFilter::new(layer)).filter(Trace("inner")).app(echo("api")));
+    let app = UrlMap::new().mount(
+        "/v2.1",
+        pipeline().filter(Trace("outer")).filter(LayerFilter::new(layer)).filter(Trace("inner")).app(echo("api")),
+    );
     let server = TestServer::start(app).await;
     let reply = get(&server.url("/v2.1/servers")).await;
     assert_eq!(reply.headers["server"], "rsgi-test");
@@ -91,7 +96,10 @@ async fn tower_http_layer_inside_a_pipeline() {
 #[tokio::test]
 async fn tower_service_as_an_app() {
     let svc = tower::service_fn(|req: http::Request<rsgi::Body>| async move {
-        Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(Bytes::from(format!("tower saw {}", req.uri().path())))))
+        Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(Bytes::from(format!(
+            "tower saw {}",
+            req.uri().path()
+        )))))
     });
     let server = TestServer::start(ServiceApp::new(svc)).await;
     assert_eq!(get(&server.url("/x/y")).await.text(), "tower saw /x/y");
@@ -134,12 +142,13 @@ async fn request_id_is_set_and_fresh() {
 
 #[tokio::test]
 async fn faultwrap_turns_a_panic_into_a_500_fault() {
-    let app = pipeline().filter(RequestIdFilter).filter(FaultWrapFilter::new()).app(app_fn(|req: Request| async move {
-        if req.path_info() == "/boom" {
-            panic!("boom");
-        }
-        "fine"
-    }));
+    let app =
+        pipeline().filter(RequestIdFilter).filter(FaultWrapFilter::new()).app(app_fn(|req: Request| async move {
+            if req.path_info() == "/boom" {
+                panic!("boom");
+            }
+            "fine"
+        }));
     let server = TestServer::start(app).await;
     let reply = get(&server.url("/boom")).await;
     assert_eq!(reply.status, 500);
@@ -162,7 +171,9 @@ fn body_len_app() -> impl App {
 #[tokio::test]
 async fn sizelimit_413_for_declared_and_chunked_bodies() {
     let server = TestServer::start(pipeline().filter(SizeLimitFilter::new(16)).app(body_len_app())).await;
-    let post = |body: &'static str| http::Request::post(server.url("/")).body(Full::new(Bytes::from_static(body.as_bytes()))).unwrap();
+    let post = |body: &'static str| {
+        http::Request::post(server.url("/")).body(Full::new(Bytes::from_static(body.as_bytes()))).unwrap()
+    };
     assert_eq!(send(post("0123456789")).await.text(), "10 bytes");
     assert_eq!(send(post("0123456789abcdefXYZ")).await.status, 413);
     // Chunked: no Content-Length; the body grows past the limit while read.
@@ -170,7 +181,8 @@ async fn sizelimit_413_for_declared_and_chunked_bodies() {
 a\r\n0123456789\r\na\r\n0123456789\r\n0\r\n\r\n";
     let raw = common::raw(server.addr, chunked).await;
     assert!(raw.starts_with("HTTP/1.1 413"), "{raw}");
-    let small = b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n01234\r\n0\r\n\r\n";
+    let small =
+        b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n01234\r\n0\r\n\r\n";
     let raw = common::raw(server.addr, small).await;
     assert!(raw.starts_with("HTTP/1.1 200") && raw.ends_with("5 bytes"), "{raw}");
     server.stop().await;
@@ -180,7 +192,9 @@ a\r\n0123456789\r\na\r\n0123456789\r\n0\r\n\r\n";
 async fn proxy_headers_only_when_enabled() {
     for (enabled, scheme, host) in [(true, "https", "api.example.org"), (false, "http", "127.0.0.1")] {
         let server = TestServer::start(pipeline().filter(HttpProxyToWsgiFilter::new(enabled)).app(echo("api"))).await;
-        let v = get_with(&server.url("/"), &[("x-forwarded-proto", "https"), ("x-forwarded-host", "api.example.org")]).await.json();
+        let v = get_with(&server.url("/"), &[("x-forwarded-proto", "https"), ("x-forwarded-host", "api.example.org")])
+            .await
+            .json();
         assert_eq!(v["url_scheme"], scheme, "enabled={enabled}");
         assert!(v["host"].as_str().unwrap().starts_with(host), "enabled={enabled}: {v}");
         let v = get_with(&server.url("/"), &[("forwarded", "for=10.0.0.1;proto=https")]).await.json();
@@ -191,7 +205,10 @@ async fn proxy_headers_only_when_enabled() {
 
 #[tokio::test]
 async fn cors_preflight_and_simple_requests() {
-    let cors = CorsFilter::new().allowed_origin("https://dash.example").allow_header("x-auth-token").expose_header("x-openstack-request-id");
+    let cors = CorsFilter::new()
+        .allowed_origin("https://dash.example")
+        .allow_header("x-auth-token")
+        .expose_header("x-openstack-request-id");
     let server = TestServer::start(pipeline().filter(cors).app(echo("api"))).await;
     let preflight = |origin: &str, header: &str| {
         http::Request::options(server.url("/servers"))
@@ -225,7 +242,8 @@ async fn healthcheck_app_and_disable_file() {
     std::fs::create_dir_all(&dir).unwrap();
     let flag = dir.join("disabled");
     let _ = std::fs::remove_file(&flag);
-    let server = TestServer::start(UrlMap::new().mount("/healthcheck", Healthcheck::new().disable_by_file(&flag))).await;
+    let server =
+        TestServer::start(UrlMap::new().mount("/healthcheck", Healthcheck::new().disable_by_file(&flag))).await;
     let ok = get(&server.url("/healthcheck")).await;
     assert_eq!((ok.status, ok.text().as_str()), (200, "OK"));
     std::fs::write(&flag, b"").unwrap();

@@ -16,9 +16,15 @@ use serde_json::Value;
 /// case is replayed and must match.
 const SKIPPED: &[(&str, &str)] = &[
     ("U21", "Paste's HTML 404 lists every mount; rsgi's 404 never does (checked in `not_found_never_lists_mounts`)"),
-    ("U25", "`/v2` and `/v2/` normalize to one mount: Paste keeps the later one, rsgi rejects the map (checked in `deviations`)"),
+    (
+        "U25",
+        "`/v2` and `/v2/` normalize to one mount: Paste keeps the later one, rsgi rejects the map (checked in `deviations`)",
+    ),
     ("U30", "rsgi keeps PATH_INFO percent-encoded, so `/a%20b` matches the key `/a%20b` (checked in `deviations`)"),
-    ("U44", "needs SERVER_NAME = example.com; rsgi's SERVER_NAME is the local address (the Host fallback itself is unit-tested)"),
+    (
+        "U44",
+        "needs SERVER_NAME = example.com; rsgi's SERVER_NAME is the local address (the Host fallback itself is unit-tested)",
+    ),
 ];
 
 /// Cases replayed over HTTP only (the `http:*` runs), where rsgi keeps Paste's
@@ -56,7 +62,11 @@ fn extra_composites(extra_ini: &str) -> BTreeMap<String, Vec<String>> {
 }
 
 /// Builds the urlmap a case describes; apps are echo apps named by target.
-fn build(entries: &[(String, String)], not_found: Option<&str>, composites: &BTreeMap<String, Vec<String>>) -> Result<BoxApp, String> {
+fn build(
+    entries: &[(String, String)],
+    not_found: Option<&str>,
+    composites: &BTreeMap<String, Vec<String>>,
+) -> Result<BoxApp, String> {
     let mut map = UrlMap::new();
     let mut nf = not_found.map(str::to_owned);
     for (key, target) in entries.iter().cloned() {
@@ -181,7 +191,8 @@ async fn recorded_cases_over_http() {
             continue;
         }
         let map = if mode.starts_with("http:") {
-            let lines: Vec<String> = case["map"].as_array().unwrap().iter().map(|l| l.as_str().unwrap().to_owned()).collect();
+            let lines: Vec<String> =
+                case["map"].as_array().unwrap().iter().map(|l| l.as_str().unwrap().to_owned()).collect();
             build(&ini_entries(&lines), None, &BTreeMap::new()).unwrap()
         } else {
             case_map(&case).unwrap()
@@ -228,7 +239,10 @@ async fn deviations() {
 
     // Dot segments are removed before matching: `/public/..` cannot reach a sibling mount as `/public`.
     let v = json(common::raw(server.addr, via("/public/../admin/users").as_bytes()).await);
-    assert_eq!((v["app"].as_str(), v["SCRIPT_NAME"].as_str(), v["PATH_INFO"].as_str()), (Some("admin"), Some("/admin"), Some("/users")));
+    assert_eq!(
+        (v["app"].as_str(), v["SCRIPT_NAME"].as_str(), v["PATH_INFO"].as_str()),
+        (Some("admin"), Some("/admin"), Some("/users"))
+    );
     let v = json(common::raw(server.addr, via("/public/%2e%2e/admin").as_bytes()).await);
     assert_eq!(v["app"], "admin");
     // `%2F` is never a separator (Paste behind wsgiref/eventlet decodes it: H02).
@@ -273,7 +287,11 @@ async fn nova_plus_mounts_over_http() {
         ("/v2.10", "versions", "", "/v2.10"),
     ] {
         let v = common::get(&server.url(path)).await.json();
-        assert_eq!((v["app"].as_str().unwrap(), v["SCRIPT_NAME"].as_str().unwrap(), v["PATH_INFO"].as_str().unwrap()), (app, sn, pi), "{path}");
+        assert_eq!(
+            (v["app"].as_str().unwrap(), v["SCRIPT_NAME"].as_str().unwrap(), v["PATH_INFO"].as_str().unwrap()),
+            (app, sn, pi),
+            "{path}"
+        );
     }
     server.stop().await;
 }

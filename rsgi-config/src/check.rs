@@ -27,12 +27,8 @@ pub(crate) fn section_kinds<S: Clone>(model: &Model<'_, S>) -> Vec<Diag> {
         if head.kind.is_some() {
             if head.name.is_empty() {
                 out.push(
-                    Diag::new(
-                        Code::UnknownSectionKind,
-                        site,
-                        format!("section `[{prefix}:]` has no name"),
-                    )
-                    .help(format!("name it, e.g. `[{prefix}:main]`")),
+                    Diag::new(Code::UnknownSectionKind, site, format!("section `[{prefix}:]` has no name"))
+                        .help(format!("name it, e.g. `[{prefix}:main]`")),
                 );
             }
             continue;
@@ -51,41 +47,24 @@ fn kind_typo(prefix: &str, site: Site) -> Option<Diag> {
     let trimmed = crate::ini::py_strip(prefix);
     if trimmed != prefix && SectionKind::from_prefix(trimmed).is_some() {
         return Some(
-            Diag::new(
-                Code::UnknownSectionKind,
-                site,
-                format!("unknown section kind `{prefix}`"),
-            )
-            .help(format!("remove the space: `{trimmed}:`"))
-            .note(note),
+            Diag::new(Code::UnknownSectionKind, site, format!("unknown section kind `{prefix}`"))
+                .help(format!("remove the space: `{trimmed}:`"))
+                .note(note),
         );
     }
     if let Some(k) = known.clone().find(|k| k.eq_ignore_ascii_case(prefix)) {
         return Some(
-            Diag::new(
-                Code::UnknownSectionKind,
-                site,
-                format!("unknown section kind `{prefix}`"),
-            )
-            .help(format!(
-                "section kinds are case-sensitive: did you mean `{k}`?"
-            ))
-            .note(note),
+            Diag::new(Code::UnknownSectionKind, site, format!("unknown section kind `{prefix}`"))
+                .help(format!("section kinds are case-sensitive: did you mean `{k}`?"))
+                .note(note),
         );
     }
     let limit = if prefix.chars().count() <= 4 { 1 } else { 2 };
-    let best = known
-        .map(|k| (edit_distance(prefix, k), k))
-        .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d);
+    let best = known.map(|k| (edit_distance(prefix, k), k)).filter(|(d, _)| *d <= limit).min_by_key(|(d, _)| *d);
     best.map(|(_, k)| {
-        Diag::new(
-            Code::UnknownSectionKind,
-            site,
-            format!("unknown section kind `{prefix}`"),
-        )
-        .help(format!("did you mean `{k}`?"))
-        .note(note)
+        Diag::new(Code::UnknownSectionKind, site, format!("unknown section kind `{prefix}`"))
+            .help(format!("did you mean `{k}`?"))
+            .note(note)
     })
 }
 

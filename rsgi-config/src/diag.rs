@@ -29,10 +29,7 @@ pub struct Loc {
 impl Loc {
     /// A location in `file` at `line`.
     pub fn new(file: impl Into<Arc<str>>, line: u32) -> Self {
-        Loc {
-            file: file.into(),
-            line,
-        }
+        Loc { file: file.into(), line }
     }
 }
 
@@ -138,14 +135,7 @@ pub struct Diagnostic<S> {
 impl<S> Diagnostic<S> {
     /// A diagnostic with no labels or hints.
     pub fn new(code: Code, message: impl Into<String>, loc: Option<S>) -> Self {
-        Diagnostic {
-            code,
-            message: message.into(),
-            loc,
-            labels: Vec::new(),
-            help: Vec::new(),
-            notes: Vec::new(),
-        }
+        Diagnostic { code, message: message.into(), loc, labels: Vec::new(), help: Vec::new(), notes: Vec::new() }
     }
 
     /// Adds a help line.
@@ -162,10 +152,7 @@ impl<S> Diagnostic<S> {
 
     /// Adds a secondary location.
     pub fn with_label(mut self, loc: S, message: impl Into<String>) -> Self {
-        self.labels.push(Label {
-            loc,
-            message: message.into(),
-        });
+        self.labels.push(Label { loc, message: message.into() });
         self
     }
 
@@ -175,14 +162,7 @@ impl<S> Diagnostic<S> {
             code: self.code,
             message: self.message,
             loc: self.loc.map(&mut f),
-            labels: self
-                .labels
-                .into_iter()
-                .map(|l| Label {
-                    loc: f(l.loc),
-                    message: l.message,
-                })
-                .collect(),
+            labels: self.labels.into_iter().map(|l| Label { loc: f(l.loc), message: l.message }).collect(),
             help: self.help,
             notes: self.notes,
         }
@@ -251,9 +231,7 @@ pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[(i - 1) * w + j] + 1)
-                .min(d[i * w + j - 1] + 1)
-                .min(d[(i - 1) * w + j - 1] + cost);
+            let mut v = (d[(i - 1) * w + j] + 1).min(d[i * w + j - 1] + 1).min(d[(i - 1) * w + j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 v = v.min(d[(i - 2) * w + j - 2] + 1);
             }
@@ -267,10 +245,7 @@ pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
 /// (rustc's rule: distance at most a third of the length, at least 1).
 ///
 /// `suggest("servres", ["servers", "auth"])` is `Some("servers")`.
-pub(crate) fn suggest<'a>(
-    name: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
+pub(crate) fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (name.chars().count() / 3).max(1);
     let mut best: Option<(usize, &'a str)> = None;
     for c in candidates {
@@ -318,8 +293,7 @@ mod tests {
 
     #[test]
     fn render_has_summary() {
-        let d = Diagnostic::new(Code::Syntax, "x", Some(Loc::new("f", 1)))
-            .with_label(Loc::new("f", 0), "first");
+        let d = Diagnostic::new(Code::Syntax, "x", Some(Loc::new("f", 1))).with_label(Loc::new("f", 0), "first");
         let s = render_all(&[d.clone(), d]);
         assert!(s.contains("note: first\n  --> f:0"));
         assert!(s.ends_with("due to 2 previous errors"));

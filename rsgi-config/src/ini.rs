@@ -44,11 +44,7 @@ const MAX_SYNTAX_ERRORS: usize = 50;
 pub fn parse(text: &str, file: &str) -> Result<RawDocument<Loc>, Vec<Diagnostic<Loc>>> {
     let (doc, mut errors) = parse_lossy(text, file);
     errors.extend(duplicates_with_lines(&doc));
-    if errors.is_empty() {
-        Ok(doc)
-    } else {
-        Err(errors)
-    }
+    if errors.is_empty() { Ok(doc) } else { Err(errors) }
 }
 
 /// Parses bytes; input that is not UTF-8 is a syntax error naming the line.
@@ -72,11 +68,7 @@ pub fn read_file(path: &Path) -> Result<RawDocument<Loc>, Vec<Diagnostic<Loc>>> 
     let name = path.display().to_string();
     match std::fs::read(path) {
         Ok(bytes) => parse_bytes(&bytes, &name),
-        Err(e) => Err(vec![Diagnostic::new(
-            Code::Io,
-            format!("cannot read `{name}`: {e}"),
-            None,
-        )]),
+        Err(e) => Err(vec![Diagnostic::new(Code::Io, format!("cannot read `{name}`: {e}"), None)]),
     }
 }
 
@@ -154,10 +146,7 @@ fn section_header(value: &str) -> Option<&str> {
 /// the value stripped. `a:b = c` is (`a`, `b = c`); `k =` is (`k`, ``).
 fn split_option(value: &str) -> Option<(&str, &str)> {
     let at = value.find(['=', ':'])?;
-    Some((
-        value[..at].trim_end_matches(is_py_space),
-        py_strip(&value[at + 1..]),
-    ))
+    Some((value[..at].trim_end_matches(is_py_space), py_strip(&value[at + 1..])))
 }
 
 /// The value being collected: pieces of text with their lines.
@@ -193,10 +182,7 @@ impl Parser {
     }
 
     fn loc(&self, line: u32) -> Loc {
-        Loc {
-            file: self.file.clone(),
-            line,
-        }
+        Loc { file: self.file.clone(), line }
     }
 
     /// One physical line, following CPython's `RawConfigParser._read`.
@@ -245,9 +231,7 @@ impl Parser {
         match split_option(stripped) {
             Some((key, value)) if !key.is_empty() => {
                 self.flush();
-                self.pending = Some(Pending {
-                    pieces: vec![(value.to_string(), lineno)],
-                });
+                self.pending = Some(Pending { pieces: vec![(value.to_string(), lineno)] });
                 let loc = self.loc(lineno);
                 if let Some(section) = self.doc.sections.last_mut() {
                     section.entries.push(RawEntry {
@@ -263,12 +247,8 @@ impl Parser {
                 self.flush();
                 self.syntax(
                     lineno,
-                    Diagnostic::new(
-                        Code::Syntax,
-                        "missing key before `=`",
-                        Some(self.loc(lineno)),
-                    )
-                    .with_help("write `key = value`"),
+                    Diagnostic::new(Code::Syntax, "missing key before `=`", Some(self.loc(lineno)))
+                        .with_help("write `key = value`"),
                 );
             }
             None => {
@@ -281,9 +261,7 @@ impl Parser {
                         format!("expected `key = value`, found `{shown}`"),
                         Some(self.loc(lineno)),
                     )
-                    .with_help(
-                        "a key needs a value after `=` or `:`; an empty value (`key =`) is allowed",
-                    )
+                    .with_help("a key needs a value after `=` or `:`; an empty value (`key =`) is allowed")
                     .with_note("to continue the previous value, indent this line"),
                 );
             }
@@ -315,35 +293,16 @@ impl Parser {
                 joined.push('\n');
             }
             joined.push_str(piece);
-            word_lines.extend(
-                piece
-                    .split(is_py_space)
-                    .filter(|w| !w.is_empty())
-                    .map(|_| *line),
-            );
+            word_lines.extend(piece.split(is_py_space).filter(|w| !w.is_empty()).map(|_| *line));
         }
         let value = joined.trim_end_matches(is_py_space).to_string();
         let first_line = word_lines.first().copied();
         let file = self.file.clone();
-        if let Some(entry) = self
-            .doc
-            .sections
-            .last_mut()
-            .and_then(|s| s.entries.last_mut())
-        {
+        if let Some(entry) = self.doc.sections.last_mut().and_then(|s| s.entries.last_mut()) {
             if let Some(line) = first_line {
-                entry.value_loc = Loc {
-                    file: file.clone(),
-                    line,
-                };
+                entry.value_loc = Loc { file: file.clone(), line };
             }
-            entry.word_locs = word_lines
-                .into_iter()
-                .map(|line| Loc {
-                    file: file.clone(),
-                    line,
-                })
-                .collect();
+            entry.word_locs = word_lines.into_iter().map(|line| Loc { file: file.clone(), line }).collect();
             entry.value = value;
         }
     }
@@ -374,13 +333,7 @@ mod tests {
             }
             Err(errs) => errs
                 .iter()
-                .map(|e| {
-                    format!(
-                        "ERR@{}: {}",
-                        e.loc.as_ref().map_or(0, |l| l.line),
-                        e.message
-                    )
-                })
+                .map(|e| format!("ERR@{}: {}", e.loc.as_ref().map_or(0, |l| l.line), e.message))
                 .collect::<Vec<_>>()
                 .join(" | "),
         }

@@ -47,17 +47,11 @@ impl fmt::Display for InterpError {
                 write!(f, "`%` must be followed by `%` or `(`, found `{found}`")
             }
             InterpError::BadReference { found } => {
-                write!(
-                    f,
-                    "bad interpolation reference `{found}`; expected `%(name)s`"
-                )
+                write!(f, "bad interpolation reference `{found}`; expected `%(name)s`")
             }
             InterpError::Missing { name } => write!(f, "`%({name})s` names no setting"),
             InterpError::TooDeep { name } => {
-                write!(
-                    f,
-                    "interpolation of `%({name})s` nests deeper than {MAX_DEPTH} levels"
-                )
+                write!(f, "interpolation of `%({name})s` nests deeper than {MAX_DEPTH} levels")
             }
         }
     }
@@ -75,10 +69,7 @@ impl fmt::Display for InterpError {
 /// assert_eq!(interpolate("100%", &vars), Err(InterpError::BarePercent { found: "%".into() }));
 /// assert_eq!(interpolate("%(nope)s", &vars), Err(InterpError::Missing { name: "nope".into() }));
 /// ```
-pub fn interpolate<'a>(
-    raw: &str,
-    lookup: &dyn Fn(&str) -> Option<&'a str>,
-) -> Result<String, InterpError> {
+pub fn interpolate<'a>(raw: &str, lookup: &dyn Fn(&str) -> Option<&'a str>) -> Result<String, InterpError> {
     let mut out = String::with_capacity(raw.len());
     expand(raw, lookup, 1, "", &mut out)?;
     Ok(out)
@@ -100,9 +91,7 @@ fn expand<'a>(
     out: &mut String,
 ) -> Result<(), InterpError> {
     if depth > MAX_DEPTH {
-        return Err(InterpError::TooDeep {
-            name: name.to_string(),
-        });
+        return Err(InterpError::TooDeep { name: name.to_string() });
     }
     while let Some(p) = rest.find('%') {
         out.push_str(&rest[..p]);
@@ -113,20 +102,14 @@ fn expand<'a>(
             rest = r;
         } else if let Some(r) = after.strip_prefix('(') {
             // `%\(([^)]+)\)s`: a non-empty name without `)`, then `)s`.
-            let close = r
-                .find(')')
-                .filter(|&c| c > 0 && r[c + 1..].starts_with('s'));
+            let close = r.find(')').filter(|&c| c > 0 && r[c + 1..].starts_with('s'));
             let Some(c) = close else {
-                return Err(InterpError::BadReference {
-                    found: excerpt(rest),
-                });
+                return Err(InterpError::BadReference { found: excerpt(rest) });
             };
             let var = &r[..c];
             rest = &r[c + 2..];
             let Some(value) = lookup(var) else {
-                return Err(InterpError::Missing {
-                    name: var.to_string(),
-                });
+                return Err(InterpError::Missing { name: var.to_string() });
             };
             if value.contains('%') {
                 expand(value, lookup, depth + 1, var, out)?;
@@ -134,9 +117,7 @@ fn expand<'a>(
                 out.push_str(value);
             }
         } else {
-            return Err(InterpError::BarePercent {
-                found: excerpt(rest),
-            });
+            return Err(InterpError::BarePercent { found: excerpt(rest) });
         }
     }
     out.push_str(rest);

@@ -111,9 +111,9 @@ pub mod urlmap_key;
 
 pub use diag::{Code, Diagnostic, Label, Loc, render_all};
 pub use model::{
-    AppNode, Builtins, Choice, Classifier, Composite, CompositeKind, Conf, Factory, FactoryRef,
-    FilterApp, FilterNode, Keyed, Leaf, Loadable, Mount, ObjectType, Pipeline, Protocol, Resolved,
-    SectionKind, SectionRef, Setting, Shape, UrlMap,
+    AppNode, Builtins, Choice, Classifier, Composite, CompositeKind, Conf, Factory, FactoryRef, FilterApp, FilterNode,
+    Keyed, Leaf, Loadable, Mount, ObjectType, Pipeline, Protocol, Resolved, SectionKind, SectionRef, Setting, Shape,
+    UrlMap,
 };
 pub use raw::{RawDocument, RawEntry, RawSection};
 pub use resolve::{Model, Options};

@@ -34,12 +34,7 @@ impl ObjectType {
     /// `config_prefixes`): within a group the first prefix with a match wins.
     pub(crate) fn prefix_groups(self) -> &'static [&'static [&'static str]] {
         match self {
-            ObjectType::App => &[
-                &["app", "application"],
-                &["composite", "composit"],
-                &["pipeline"],
-                &["filter-app"],
-            ],
+            ObjectType::App => &[&["app", "application"], &["composite", "composit"], &["pipeline"], &["filter-app"]],
             ObjectType::Filter => &[&["filter"]],
             ObjectType::Server => &[&["server"]],
         }
@@ -85,10 +80,7 @@ impl SectionKind {
     /// The kind for a prefix (case-sensitive): `app` and `application` are
     /// both [`SectionKind::App`]; `App` is nothing.
     pub fn from_prefix(prefix: &str) -> Option<SectionKind> {
-        Self::PREFIXES
-            .iter()
-            .find(|(p, _)| *p == prefix)
-            .map(|(_, k)| *k)
+        Self::PREFIXES.iter().find(|(p, _)| *p == prefix).map(|(_, k)| *k)
     }
 
     /// The object type a section of this kind is loaded as.
@@ -154,9 +146,7 @@ impl Protocol {
     /// The explicit factory keys accepted when loading `object`, as
     /// PasteDeploy's `egg_protocols`: groups of keys, only the first key of
     /// a group present counts, and two groups present is an error.
-    pub(crate) fn explicit_groups(
-        object: ObjectType,
-    ) -> &'static [&'static [(&'static str, Protocol)]] {
+    pub(crate) fn explicit_groups(object: ObjectType) -> &'static [&'static [(&'static str, Protocol)]] {
         match object {
             ObjectType::App => &[
                 &[("paste.app_factory", Protocol::AppFactory)],
@@ -167,10 +157,9 @@ impl Protocol {
                 ("paste.filter_factory", Protocol::FilterFactory),
                 ("paste.filter_app_factory", Protocol::FilterAppFactory),
             ]],
-            ObjectType::Server => &[&[
-                ("paste.server_factory", Protocol::ServerFactory),
-                ("paste.server_runner", Protocol::ServerRunner),
-            ]],
+            ObjectType::Server => {
+                &[&[("paste.server_factory", Protocol::ServerFactory), ("paste.server_runner", Protocol::ServerRunner)]]
+            }
         }
     }
 }
@@ -293,18 +282,12 @@ pub struct Conf<S> {
 impl<S> Conf<S> {
     /// The value of a local setting.
     pub fn local(&self, key: &str) -> Option<&str> {
-        self.local
-            .iter()
-            .find(|s| s.key == key)
-            .map(|s| s.value.as_str())
+        self.local.iter().find(|s| s.key == key).map(|s| s.value.as_str())
     }
 
     /// The local settings as a map.
     pub fn local_map(&self) -> BTreeMap<String, String> {
-        self.local
-            .iter()
-            .map(|s| (s.key.clone(), s.value.clone()))
-            .collect()
+        self.local.iter().map(|s| (s.key.clone(), s.value.clone())).collect()
     }
 }
 
@@ -525,9 +508,7 @@ impl Classifier for Builtins {
         match factory {
             f if f.is_egg("Paste", "urlmap") => CompositeKind::UrlMap,
             FactoryRef::Builtin { name } if name == "urlmap" => CompositeKind::UrlMap,
-            FactoryRef::Call { module, attr }
-                if module == "nova.api.openstack.urlmap" && attr == "urlmap_factory" =>
-            {
+            FactoryRef::Call { module, attr } if module == "nova.api.openstack.urlmap" && attr == "urlmap_factory" => {
                 CompositeKind::UrlMap
             }
             f if f.is_egg("rsgi", "select") => CompositeKind::Select,

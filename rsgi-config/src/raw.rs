@@ -52,9 +52,7 @@ pub struct RawEntry<S> {
 impl<S> RawDocument<S> {
     /// An empty document.
     pub fn new() -> Self {
-        RawDocument {
-            sections: Vec::new(),
-        }
+        RawDocument { sections: Vec::new() }
     }
 }
 
@@ -111,20 +109,13 @@ pub fn duplicates<S: Clone>(doc: &RawDocument<S>) -> Vec<Diagnostic<S>> {
             }
         }
         let mut local: BTreeMap<&str, &S> = BTreeMap::new();
-        let keys = if is_default {
-            &mut default_keys
-        } else {
-            &mut local
-        };
+        let keys = if is_default { &mut default_keys } else { &mut local };
         for entry in &section.entries {
             if let Some(first) = keys.get(entry.key.as_str()) {
                 out.push(
                     Diagnostic::new(
                         Code::DuplicateKey,
-                        format!(
-                            "duplicate option `{}` in section `{}`",
-                            entry.key, section.header
-                        ),
+                        format!("duplicate option `{}` in section `{}`", entry.key, section.header),
                         Some(entry.key_loc.clone()),
                     )
                     .with_label((*first).clone(), "first defined here"),

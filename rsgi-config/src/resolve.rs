@@ -15,9 +15,8 @@ use crate::diag::{Code, Diagnostic, suggest};
 use crate::ini::py_strip;
 use crate::interp::{self, InterpError};
 use crate::model::{
-    AppNode, Choice, Classifier, Composite, CompositeKind, Conf, Factory, FactoryRef, FilterApp,
-    FilterNode, Keyed, Leaf, Loadable, Mount, ObjectType, Pipeline, Protocol, Resolved,
-    SectionKind, SectionRef, Setting, Shape, UrlMap,
+    AppNode, Choice, Classifier, Composite, CompositeKind, Conf, Factory, FactoryRef, FilterApp, FilterNode, Keyed,
+    Leaf, Loadable, Mount, ObjectType, Pipeline, Protocol, Resolved, SectionKind, SectionRef, Setting, Shape, UrlMap,
 };
 use crate::raw::{DEFAULT_SECTION, RawDocument};
 use crate::site::{Diag, Diags, Site};
@@ -56,11 +55,7 @@ impl Options {
             Some(i) => path[..i].to_string(),
             None => String::new(),
         };
-        Options {
-            here: Some(here),
-            file: Some(path.to_string()),
-            global_conf: BTreeMap::new(),
-        }
+        Options { here: Some(here), file: Some(path.to_string()), global_conf: BTreeMap::new() }
     }
 }
 
@@ -162,11 +157,7 @@ impl<'d, S: Clone> Model<'d, S> {
     }
 
     /// [`Model::resolve`] for an app.
-    pub fn resolve_app(
-        &self,
-        name: &str,
-        classifier: &dyn Classifier,
-    ) -> Result<AppNode<S>, Vec<Diagnostic<S>>> {
+    pub fn resolve_app(&self, name: &str, classifier: &dyn Classifier) -> Result<AppNode<S>, Vec<Diagnostic<S>>> {
         match self.resolve(ObjectType::App, name, classifier)? {
             Resolved::App(app) => Ok(app),
             _ => Err(Vec::new()),
@@ -174,11 +165,7 @@ impl<'d, S: Clone> Model<'d, S> {
     }
 
     /// [`Model::resolve`] for a filter.
-    pub fn resolve_filter(
-        &self,
-        name: &str,
-        classifier: &dyn Classifier,
-    ) -> Result<FilterNode<S>, Vec<Diagnostic<S>>> {
+    pub fn resolve_filter(&self, name: &str, classifier: &dyn Classifier) -> Result<FilterNode<S>, Vec<Diagnostic<S>>> {
         match self.resolve(ObjectType::Filter, name, classifier)? {
             Resolved::Filter(f) => Ok(f),
             _ => Err(Vec::new()),
@@ -186,11 +173,7 @@ impl<'d, S: Clone> Model<'d, S> {
     }
 
     /// [`Model::resolve`] for a server.
-    pub fn resolve_server(
-        &self,
-        name: &str,
-        classifier: &dyn Classifier,
-    ) -> Result<Leaf<S>, Vec<Diagnostic<S>>> {
+    pub fn resolve_server(&self, name: &str, classifier: &dyn Classifier) -> Result<Leaf<S>, Vec<Diagnostic<S>>> {
         match self.resolve(ObjectType::Server, name, classifier)? {
             Resolved::Server(s) => Ok(s),
             _ => Err(Vec::new()),
@@ -203,16 +186,10 @@ impl<'d, S: Clone> Model<'d, S> {
         let mut out: Vec<Loadable<S>> = Vec::new();
         for (i, head) in self.heads.iter().enumerate() {
             let Some(kind) = head.kind else { continue };
-            if kind.object_type() != ObjectType::App
-                || !head.first
-                || out.iter().any(|l| l.name == head.name)
-            {
+            if kind.object_type() != ObjectType::App || !head.first || out.iter().any(|l| l.name == head.name) {
                 continue;
             }
-            out.push(Loadable {
-                name: head.name.clone(),
-                section: self.section_ref(i),
-            });
+            out.push(Loadable { name: head.name.clone(), section: self.section_ref(i) });
         }
         out
     }
@@ -223,13 +200,7 @@ impl<'d, S: Clone> Model<'d, S> {
     pub fn check_all(&self, classifier: &dyn Classifier) -> Vec<Diagnostic<S>> {
         let mut r = Resolver::new(self, classifier);
         for l in self.loadable() {
-            r.resolve(
-                ObjectType::App,
-                &l.name,
-                &self.passed,
-                Site::None,
-                Role::Top,
-            );
+            r.resolve(ObjectType::App, &l.name, &self.passed, Site::None, Role::Top);
         }
         let servers: Vec<String> = self
             .heads
@@ -238,13 +209,7 @@ impl<'d, S: Clone> Model<'d, S> {
             .map(|h| h.name.clone())
             .collect();
         for name in servers {
-            r.resolve(
-                ObjectType::Server,
-                &name,
-                &self.passed,
-                Site::None,
-                Role::Top,
-            );
+            r.resolve(ObjectType::Server, &name, &self.passed, Site::None, Role::Top);
         }
         self.finish_diags(r.diags)
     }
@@ -253,20 +218,13 @@ impl<'d, S: Clone> Model<'d, S> {
     fn finish_diags(&self, diags: Diags) -> Vec<Diagnostic<S>> {
         let mut out = crate::raw::duplicates(self.doc);
         let mut all = Diags::default();
-        for d in check::section_kinds(self)
-            .into_iter()
-            .chain(self.prepare_errors.iter().cloned())
-        {
+        for d in check::section_kinds(self).into_iter().chain(self.prepare_errors.iter().cloned()) {
             all.push(d);
         }
         for d in diags.into_vec() {
             all.push(d);
         }
-        out.extend(
-            all.into_vec()
-                .into_iter()
-                .map(|d| d.into_diagnostic(self.doc)),
-        );
+        out.extend(all.into_vec().into_iter().map(|d| d.into_diagnostic(self.doc)));
         out
     }
 
@@ -297,12 +255,7 @@ fn parse_heads<S>(doc: &RawDocument<S>) -> Vec<Head> {
                     name: py_strip(name).to_string(),
                     first,
                 },
-                None => Head {
-                    prefix: None,
-                    kind: None,
-                    name: s.header.clone(),
-                    first,
-                },
+                None => Head { prefix: None, kind: None, name: s.header.clone(), first },
             }
         })
         .collect()
@@ -314,24 +267,18 @@ fn parse_heads<S>(doc: &RawDocument<S>) -> Vec<Head> {
 /// overwrite=False)`).
 fn raw_defaults<S>(doc: &RawDocument<S>, options: &Options) -> Vec<RawDefault> {
     let mut out: Vec<RawDefault> = Vec::new();
-    let mut set =
-        |key: &str, raw: &str, key_site: Site, value_site: Site, overwrite: bool| match out
-            .iter_mut()
-            .find(|d| d.key == key)
-        {
-            Some(d) if overwrite => {
-                d.raw = raw.to_string();
-                d.key_site = key_site;
-                d.value_site = value_site;
-            }
-            Some(_) => {}
-            None => out.push(RawDefault {
-                key: key.to_string(),
-                raw: raw.to_string(),
-                key_site,
-                value_site,
-            }),
-        };
+    let mut set = |key: &str, raw: &str, key_site: Site, value_site: Site, overwrite: bool| match out
+        .iter_mut()
+        .find(|d| d.key == key)
+    {
+        Some(d) if overwrite => {
+            d.raw = raw.to_string();
+            d.key_site = key_site;
+            d.value_site = value_site;
+        }
+        Some(_) => {}
+        None => out.push(RawDefault { key: key.to_string(), raw: raw.to_string(), key_site, value_site }),
+    };
     if let Some(here) = &options.here {
         set("here", here, Site::None, Site::None, true);
     }
@@ -343,13 +290,7 @@ fn raw_defaults<S>(doc: &RawDocument<S>, options: &Options) -> Vec<RawDefault> {
             continue;
         }
         for (e, entry) in section.entries.iter().enumerate() {
-            set(
-                &entry.key,
-                &entry.value,
-                Site::Key(s, e),
-                Site::Value(s, e),
-                true,
-            );
+            set(&entry.key, &entry.value, Site::Key(s, e), Site::Value(s, e), true);
         }
     }
     for (k, v) in &options.global_conf {
@@ -375,13 +316,7 @@ fn interpolate_defaults(raw: &[RawDefault], diags: &mut Diags) -> BTreeMap<Strin
                 Ok(v) => v,
                 Err(e) => {
                     let names: Vec<&str> = raw.iter().map(|d| d.key.as_str()).collect();
-                    diags.push(interp_diag(
-                        &e,
-                        &d.key,
-                        DEFAULT_SECTION,
-                        d.value_site,
-                        &names,
-                    ));
+                    diags.push(interp_diag(&e, &d.key, DEFAULT_SECTION, d.value_site, &names));
                     d.raw.clone()
                 }
             }
@@ -393,26 +328,16 @@ fn interpolate_defaults(raw: &[RawDefault], diags: &mut Diags) -> BTreeMap<Strin
 
 /// An interpolation error as a diagnostic on the value, with a fix.
 fn interp_diag(e: &InterpError, key: &str, header: &str, site: Site, names: &[&str]) -> Diag {
-    let d = Diag::new(
-        Code::Interpolation,
-        site,
-        format!("bad interpolation in `{key}`: {e}"),
-    );
+    let d = Diag::new(Code::Interpolation, site, format!("bad interpolation in `{key}`: {e}"));
     match e {
         InterpError::BarePercent { .. } => d
             .help("write `%%` for a literal `%`")
             .note("PasteDeploy fails with `InterpolationSyntaxError` when it loads this section"),
         InterpError::BadReference { .. } => d.help("write `%(name)s`, or `%%` for a literal `%`"),
         InterpError::Missing { name } => d
-            .help_opt(
-                suggest(name, names.iter().copied()).map(|s| format!("did you mean `%({s})s`?")),
-            )
-            .note(format!(
-                "`%(name)s` sees the keys of section `{header}`, `[DEFAULT]`, `here` and `__file__`"
-            )),
-        InterpError::TooDeep { .. } => {
-            d.note("values refer to each other in a cycle, or nest too deep")
-        }
+            .help_opt(suggest(name, names.iter().copied()).map(|s| format!("did you mean `%({s})s`?")))
+            .note(format!("`%(name)s` sees the keys of section `{header}`, `[DEFAULT]`, `here` and `__file__`")),
+        InterpError::TooDeep { .. } => d.note("values refer to each other in a cycle, or nest too deep"),
     }
 }
 
@@ -514,10 +439,7 @@ enum Ctx<S> {
     Leaf(LeafCtx),
     Pipeline(Pipeline<S>),
     FilterApp(FilterApp<S>),
-    FilterWith {
-        inner: Box<Ctx<S>>,
-        filter: FilterNode<S>,
-    },
+    FilterWith { inner: Box<Ctx<S>>, filter: FilterNode<S> },
 }
 
 /// One option of a section (its own or a default), raw.
@@ -549,14 +471,7 @@ struct Resolver<'m, 'd, S> {
 
 impl<'m, 'd, S: Clone> Resolver<'m, 'd, S> {
     fn new(m: &'m Model<'d, S>, classifier: &'m dyn Classifier) -> Self {
-        Resolver {
-            m,
-            classifier,
-            diags: Diags::default(),
-            stack: Vec::new(),
-            nodes: 0,
-            too_large_reported: false,
-        }
+        Resolver { m, classifier, diags: Diags::default(), stack: Vec::new(), nodes: 0, too_large_reported: false }
     }
 
     fn doc(&self) -> &'d RawDocument<S> {
@@ -585,9 +500,7 @@ impl<'m, 'd, S: Clone> Resolver<'m, 'd, S> {
         if !self.enter(sec, site) {
             return None;
         }
-        let out = self
-            .section_context(object, sec, passed)
-            .and_then(|ctx| self.finish(ctx));
+        let out = self.section_context(object, sec, passed).and_then(|ctx| self.finish(ctx));
         self.stack.pop();
         out
     }
@@ -618,23 +531,13 @@ impl<'m, 'd, S: Clone> Resolver<'m, 'd, S> {
     /// nesting is too deep.
     fn enter(&mut self, sec: usize, site: Site) -> bool {
         if let Some(start) = self.stack.iter().position(|s| *s == sec) {
-            let mut names: Vec<&str> = self.stack[start..]
-                .iter()
-                .map(|s| self.m.heads[*s].name.as_str())
-                .collect();
+            let mut names: Vec<&str> = self.stack[start..].iter().map(|s| self.m.heads[*s].name.as_str()).collect();
             names.push(&self.m.heads[sec].name);
             let path = names.join(" → ");
             self.diags.push(
-                Diag::new(
-                    Code::Cycle,
-                    site,
-                    format!(
-                        "cycle: `{}` refers to itself: {path}",
-                        self.m.heads[sec].name
-                    ),
-                )
-                .label(Site::Header(sec), "defined here")
-                .note("PasteDeploy overflows the stack (`RecursionError`) on this"),
+                Diag::new(Code::Cycle, site, format!("cycle: `{}` refers to itself: {path}", self.m.heads[sec].name))
+                    .label(Site::Header(sec), "defined here")
+                    .note("PasteDeploy overflows the stack (`RecursionError`) on this"),
             );
             return false;
         }
@@ -642,10 +545,7 @@ impl<'m, 'd, S: Clone> Resolver<'m, 'd, S> {
             self.diags.push(Diag::new(
                 Code::TooLarge,
                 site,
-                format!(
-                    "sections nest deeper than {MAX_NESTING} levels at `{}`",
-                    self.header(sec)
-                ),
+                format!("sections nest deeper than {MAX_NESTING} levels at `{}`", self.header(sec)),
             ));
             return false;
         }
@@ -687,9 +587,7 @@ impl<'m, 'd, S: Clone> Resolver<'m, 'd, S> {
                     .heads
                     .iter()
                     .enumerate()
-                    .filter(|(_, h)| {
-                        h.first && h.prefix.as_deref() == Some(prefix) && h.name == name
-                    })
+                    .filter(|(_, h)| h.first && h.prefix.as_deref() == Some(prefix) && h.name == name)
                     .map(|(i, _)| i)
                     .collect();
                 if !found.is_empty() {
@@ -705,17 +603,11 @@ impl<'m, 'd, S: Clone> Resolver<'m, 'd, S> {
             }
             [one] => Some(*one),
             many => {
-                let headers: Vec<String> = many
-                    .iter()
-                    .map(|s| format!("`{}`", self.header(*s)))
-                    .collect();
+                let headers: Vec<String> = many.iter().map(|s| format!("`{}`", self.header(*s))).collect();
                 let mut d = Diag::new(
                     Code::AmbiguousSection,
                     site,
-                    format!(
-                        "ambiguous name `{name}`: sections {} all define it",
-                        headers.join(", ")
-                    ),
+                    format!("ambiguous name `{name}`: sections {} all define it", headers.join(", ")),
                 )
                 .help("rename all but one of them");
                 for s in many {
@@ -731,15 +623,9 @@ impl<'m, 'd, S: Clone> Resolver<'m, 'd, S> {
     /// when it names a section of another type (a pipeline ending in a
     /// filter, an app in the middle of a pipeline) or a near miss.
     fn unknown(&mut self, object: ObjectType, name: &str, site: Site, role: Role) {
-        let other = self
-            .m
-            .heads
-            .iter()
-            .find(|h| h.first && h.name == name && h.kind.is_some())
-            .and_then(|h| h.kind);
+        let other = self.m.heads.iter().find(|h| h.first && h.name == name && h.kind.is_some()).and_then(|h| h.kind);
         if let Some(kind) = other {
-            self.diags
-                .push(self.wrong_kind(object, name, kind, site, role));
+            self.diags.push(self.wrong_kind(object, name, kind, site, role));
             return;
         }
         let candidates: Vec<&str> = self
@@ -750,11 +636,7 @@ impl<'m, 'd, S: Clone> Resolver<'m, 'd, S> {
             .map(|h| h.name.as_str())
             .collect();
         let what = object.as_str();
-        let mut d = Diag::new(
-            Code::UnknownSection,
-            site,
-            format!("unknown {what} `{name}`"),
-        );
+        let mut d = Diag::new(Code::UnknownSection, site, format!("unknown {what} `{name}`"));
         if let Some(s) = suggest(name, candidates.iter().copied()) {
             d = d.help(format!("did you mean `{s}`?"));
         } else if role == Role::Top
@@ -766,11 +648,7 @@ impl<'m, 'd, S: Clone> Resolver<'m, 'd, S> {
         } else if candidates.is_empty() {
             d = d.note(format!("the file defines no {what} sections"));
         } else {
-            let mut list: Vec<String> = candidates
-                .iter()
-                .take(8)
-                .map(|c| format!("`{c}`"))
-                .collect();
+            let mut list: Vec<String> = candidates.iter().take(8).map(|c| format!("`{c}`")).collect();
             if candidates.len() > 8 {
                 list.push("…".to_string());
             }
@@ -780,41 +658,21 @@ impl<'m, 'd, S: Clone> Resolver<'m, 'd, S> {
     }
 
     fn has_bare(&self, prefixes: &[&str]) -> bool {
-        self.m
-            .heads
-            .iter()
-            .any(|h| h.prefix.is_none() && prefixes.contains(&h.name.as_str()))
+        self.m.heads.iter().any(|h| h.prefix.is_none() && prefixes.contains(&h.name.as_str()))
     }
 
     /// The message for a name of the wrong kind.
-    fn wrong_kind(
-        &self,
-        object: ObjectType,
-        name: &str,
-        kind: SectionKind,
-        site: Site,
-        role: Role,
-    ) -> Diag {
+    fn wrong_kind(&self, object: ObjectType, name: &str, kind: SectionKind, site: Site, role: Role) -> Diag {
         let found = kind.object_type();
         match (object, role) {
-            (ObjectType::App, Role::PipelineApp | Role::ChoiceApp)
-                if found == ObjectType::Filter =>
-            {
-                Diag::new(
-                    Code::Pipeline,
-                    site,
-                    format!("pipeline ends in filter `{name}`; the last item must be an app"),
-                )
-                .help(format!(
-                    "add the app the filters wrap after it, e.g. `pipeline = … {name} api`"
-                ))
-            }
+            (ObjectType::App, Role::PipelineApp | Role::ChoiceApp) if found == ObjectType::Filter => Diag::new(
+                Code::Pipeline,
+                site,
+                format!("pipeline ends in filter `{name}`; the last item must be an app"),
+            )
+            .help(format!("add the app the filters wrap after it, e.g. `pipeline = … {name} api`")),
             (ObjectType::Filter, Role::PipelineFilter | Role::ChoiceFilter) => {
-                let what = if kind == SectionKind::FilterApp {
-                    "filter-app"
-                } else {
-                    found.as_str()
-                };
+                let what = if kind == SectionKind::FilterApp { "filter-app" } else { found.as_str() };
                 Diag::new(
                     Code::Pipeline,
                     site,
@@ -825,11 +683,7 @@ impl<'m, 'd, S: Clone> Resolver<'m, 'd, S> {
             _ => Diag::new(
                 Code::UnknownSection,
                 site,
-                format!(
-                    "`{name}` is a {} section, but {} {object} is expected here",
-                    kind,
-                    article(object.as_str())
-                ),
+                format!("`{name}` is a {} section, but {} {object} is expected here", kind, article(object.as_str())),
             ),
         }
     }
@@ -868,13 +722,7 @@ impl<'m, 'd, S: Clone> Resolver<'m, 'd, S> {
         match scheme.to_ascii_lowercase().as_str() {
             "egg" => {
                 let entry = fragment.unwrap_or("main").to_string();
-                leaf(
-                    FactoryRef::Egg {
-                        dist: spec.to_string(),
-                        entry,
-                    },
-                    Proto::Egg,
-                )
+                leaf(FactoryRef::Egg { dist: spec.to_string(), entry }, Proto::Egg)
             }
             "call" if role != Role::Use => {
                 let d = Diag::new(
@@ -889,28 +737,17 @@ impl<'m, 'd, S: Clone> Resolver<'m, 'd, S> {
             }
             "call" => {
                 let (module, attr) = spec.split_once(':').unwrap_or((spec, ""));
-                leaf(
-                    FactoryRef::Call {
-                        module: module.to_string(),
-                        attr: attr.to_string(),
-                    },
-                    Proto::Unset,
-                )
+                leaf(FactoryRef::Call { module: module.to_string(), attr: attr.to_string() }, Proto::Unset)
             }
             "config" => {
                 self.diags.push(
-                    Diag::new(
-                        Code::Unsupported,
-                        site,
-                        format!("`{uri}`: references to other files are not supported"),
-                    )
-                    .help("copy the section into this file"),
+                    Diag::new(Code::Unsupported, site, format!("`{uri}`: references to other files are not supported"))
+                        .help("copy the section into this file"),
                 );
                 None
             }
             other => {
-                let hint = suggest(other, ["egg", "call", "config"])
-                    .map(|s| format!("did you mean `{s}:`?"));
+                let hint = suggest(other, ["egg", "call", "config"]).map(|s| format!("did you mean `{s}:`?"));
                 self.diags.push(
                     Diag::new(Code::UnknownScheme, site, format!("unknown scheme `{other}` in `{uri}`"))
                         .help_opt(hint)
@@ -928,17 +765,8 @@ impl<'m, 'd, S: Clone> Resolver<'m, 'd, S> {
     /// Builds the conf, pops `filter-with` and `require`, then dispatches
     /// on the section kind: `[filter-app:]`, `[pipeline:]`, `use`, or an
     /// explicit factory key.
-    fn section_context(
-        &mut self,
-        object: ObjectType,
-        sec: usize,
-        passed: &BTreeMap<String, String>,
-    ) -> Option<Ctx<S>> {
-        let SectionConf {
-            global,
-            additions,
-            mut local,
-        } = self.section_conf(sec, passed);
+    fn section_context(&mut self, object: ObjectType, sec: usize, passed: &BTreeMap<String, String>) -> Option<Ctx<S>> {
+        let SectionConf { global, additions, mut local } = self.section_conf(sec, passed);
         let filter_with = match object {
             ObjectType::App | ObjectType::Filter => take_local(&mut local, "filter-with"),
             ObjectType::Server => None,
@@ -946,9 +774,7 @@ impl<'m, 'd, S: Clone> Resolver<'m, 'd, S> {
         // `require = dist ...` checks Python distributions: nothing to do in rsgi.
         take_local(&mut local, "require");
         let ctx = match self.m.heads[sec].kind {
-            Some(SectionKind::FilterApp) => {
-                self.filter_app_context(sec, global.clone(), additions, local)
-            }
+            Some(SectionKind::FilterApp) => self.filter_app_context(sec, global.clone(), additions, local),
             Some(SectionKind::Pipeline) => self.pipeline_context(sec, &global, local),
             _ if local.iter().any(|l| l.key == "use") => {
                 self.use_context(object, sec, global.clone(), additions, local)
@@ -957,13 +783,7 @@ impl<'m, 'd, S: Clone> Resolver<'m, 'd, S> {
         };
         let Some(fw) = filter_with else { return ctx };
         // Resolve the filter even when the section failed, to report its errors too.
-        let filter = self.resolve(
-            ObjectType::Filter,
-            &fw.value,
-            &global,
-            fw.value_site,
-            Role::FilterWith,
-        );
+        let filter = self.resolve(ObjectType::Filter, &fw.value, &global, fw.value_site, Role::FilterWith);
         let inner = ctx?;
         let Some(Resolved::Filter(filter)) = filter else {
             return None;
@@ -971,10 +791,7 @@ impl<'m, 'd, S: Clone> Resolver<'m, 'd, S> {
         if object == ObjectType::App {
             self.check_filter_with_target(&inner, sec, &fw)?;
         }
-        Some(Ctx::FilterWith {
-            inner: Box::new(inner),
-            filter,
-        })
+        Some(Ctx::FilterWith { inner: Box::new(inner), filter })
     }
 
     /// `filter-with` only wraps a plain app or composite: on a pipeline, a
@@ -991,19 +808,12 @@ impl<'m, 'd, S: Clone> Resolver<'m, 'd, S> {
         let name = &self.m.heads[sec].name;
         let help = match inner {
             Ctx::Pipeline(_) => format!("put `{}` first in the pipeline instead", fw.value),
-            _ => format!(
-                "list `{}` in a `[pipeline:…]` in front of `{name}` instead",
-                fw.value
-            ),
+            _ => format!("list `{}` in a `[pipeline:…]` in front of `{name}` instead", fw.value),
         };
         self.diags.push(
-            Diag::new(
-                Code::FilterWith,
-                fw.key_site,
-                format!("`filter-with` cannot wrap `{name}`, which is {what}"),
-            )
-            .help(help)
-            .note("PasteDeploy loads this, then fails with `TypeError` at the first request"),
+            Diag::new(Code::FilterWith, fw.key_site, format!("`filter-with` cannot wrap `{name}`, which is {what}"))
+                .help(help)
+                .note("PasteDeploy loads this, then fails with `TypeError` at the first request"),
         );
         None
     }
@@ -1047,12 +857,10 @@ impl<'m, 'd, S: Clone> Resolver<'m, 'd, S> {
         let section = &self.doc().sections[sec];
         let defaults = &self.m.raw_defaults;
         let lookup = |name: &str| {
-            section.get(name).map(|e| e.value.as_str()).or_else(|| {
-                defaults
-                    .iter()
-                    .find(|d| d.key == name)
-                    .map(|d| d.raw.as_str())
-            })
+            section
+                .get(name)
+                .map(|e| e.value.as_str())
+                .or_else(|| defaults.iter().find(|d| d.key == name).map(|d| d.raw.as_str()))
         };
         match interp::interpolate(raw, &lookup) {
             Ok(v) => v,
@@ -1081,66 +889,41 @@ impl<'m, 'd, S: Clone> Resolver<'m, 'd, S> {
         let mut additions = Vec::new();
         let mut local: Vec<Local> = Vec::new();
         let mut gets: Vec<Local> = Vec::new();
-        for Opt {
-            key,
-            raw,
-            key_site,
-            value_site,
-            entry,
-        } in self.options(sec)
-        {
+        for Opt { key, raw, key_site, value_site, entry } in self.options(sec) {
             if let Some(name) = key.strip_prefix("set ") {
                 let value = self.interpolated(sec, &key, &raw, value_site);
                 global.insert(py_strip(name).to_string(), value.clone());
                 additions.push((py_strip(name).to_string(), value));
             } else if let Some(name) = key.strip_prefix("get ") {
                 let value = self.interpolated(sec, &key, &raw, value_site);
-                gets.push(Local {
-                    key: py_strip(name).to_string(),
-                    value,
-                    key_site,
-                    value_site,
-                    words: None,
-                });
+                gets.push(Local { key: py_strip(name).to_string(), value, key_site, value_site, words: None });
             } else if self.m.defaults.contains_key(&key) {
                 continue;
             } else {
                 let value = self.interpolated(sec, &key, &raw, value_site);
                 let words = entry.filter(|_| value == raw);
-                local.push(Local {
-                    key,
-                    value,
-                    key_site,
-                    value_site,
-                    words,
-                });
+                local.push(Local { key, value, key_site, value_site, words });
             }
         }
         for get in gets {
             match global.get(&get.value) {
-                Some(v) => set_local(
-                    &mut local,
-                    Local {
-                        value: v.clone(),
-                        ..get
-                    },
-                ),
+                Some(v) => set_local(&mut local, Local { value: v.clone(), ..get }),
                 None => {
-                    let hint = suggest(&get.value, global.keys().map(String::as_str))
-                        .map(|s| format!("did you mean `{s}`?"));
+                    let hint =
+                        suggest(&get.value, global.keys().map(String::as_str)).map(|s| format!("did you mean `{s}`?"));
                     self.diags.push(
-                        Diag::new(Code::UndefinedGlobal, get.value_site, format!("undefined global setting `{}`", get.value))
-                            .help_opt(hint)
-                            .note("`get` reads `[DEFAULT]`, `set` values and the globals passed to the loader"),
+                        Diag::new(
+                            Code::UndefinedGlobal,
+                            get.value_site,
+                            format!("undefined global setting `{}`", get.value),
+                        )
+                        .help_opt(hint)
+                        .note("`get` reads `[DEFAULT]`, `set` values and the globals passed to the loader"),
                     );
                 }
             }
         }
-        SectionConf {
-            global,
-            additions,
-            local,
-        }
+        SectionConf { global, additions, local }
     }
 
     /// `_pipeline_app_context` (LW:555-575): a `pipeline` key, nothing else
@@ -1157,10 +940,7 @@ impl<'m, 'd, S: Clone> Resolver<'m, 'd, S> {
             let help = if extra.key == "use" {
                 "a pipeline section takes only `pipeline`; list the sections in it".to_string()
             } else {
-                format!(
-                    "a pipeline section takes only `pipeline`; to pass a global, write `set {} = …`",
-                    extra.key
-                )
+                format!("a pipeline section takes only `pipeline`; to pass a global, write `set {} = …`", extra.key)
             };
             self.diags.push(
                 Diag::new(
@@ -1173,24 +953,16 @@ impl<'m, 'd, S: Clone> Resolver<'m, 'd, S> {
         }
         let Some(pipeline) = pipeline else {
             self.diags.push(
-                Diag::new(
-                    Code::Pipeline,
-                    Site::Header(sec),
-                    format!("pipeline `{name}` has no `pipeline` key"),
-                )
-                .help("list filters then an app: `pipeline = auth api`"),
+                Diag::new(Code::Pipeline, Site::Header(sec), format!("pipeline `{name}` has no `pipeline` key"))
+                    .help("list filters then an app: `pipeline = auth api`"),
             );
             return None;
         };
         let items = pipeline.words();
         if items.is_empty() {
             self.diags.push(
-                Diag::new(
-                    Code::Pipeline,
-                    pipeline.value_site,
-                    format!("pipeline `{name}` is empty"),
-                )
-                .help("list filters then an app: `pipeline = auth api`"),
+                Diag::new(Code::Pipeline, pipeline.value_site, format!("pipeline `{name}` is empty"))
+                    .help("list filters then an app: `pipeline = auth api`"),
             );
             return None;
         }
@@ -1199,13 +971,8 @@ impl<'m, 'd, S: Clone> Resolver<'m, 'd, S> {
             self.pipeline_items(&items, global, Role::PipelineFilter, Role::PipelineApp);
             return None;
         }
-        let (filters, app) =
-            self.pipeline_items(&items, global, Role::PipelineFilter, Role::PipelineApp)?;
-        Some(Ctx::Pipeline(Pipeline {
-            section: self.m.section_ref(sec),
-            filters,
-            app: Box::new(app),
-        }))
+        let (filters, app) = self.pipeline_items(&items, global, Role::PipelineFilter, Role::PipelineApp)?;
+        Some(Ctx::Pipeline(Pipeline { section: self.m.section_ref(sec), filters, app: Box::new(app) }))
     }
 
     /// Resolves pipeline items: all but the last as filters, the last as an
@@ -1251,12 +1018,8 @@ impl<'m, 'd, S: Clone> Resolver<'m, 'd, S> {
             None => {
                 let name = &self.m.heads[sec].name;
                 self.diags.push(
-                    Diag::new(
-                        Code::MissingNext,
-                        Site::Header(sec),
-                        format!("filter-app `{name}` has no `next` key"),
-                    )
-                    .help("name the app it wraps: `next = api`"),
+                    Diag::new(Code::MissingNext, Site::Header(sec), format!("filter-app `{name}` has no `next` key"))
+                        .help("name the app it wraps: `next = api`"),
                 );
                 None
             }
@@ -1301,19 +1064,11 @@ impl<'m, 'd, S: Clone> Resolver<'m, 'd, S> {
         let builtin = matches!(target, "urlmap" | "select") && !self.defines(object, target);
         let mut ctx = if target.contains("::") || builtin {
             let factory = if builtin {
-                FactoryRef::Builtin {
-                    name: target.to_string(),
-                }
+                FactoryRef::Builtin { name: target.to_string() }
             } else {
-                FactoryRef::Rust {
-                    path: target.to_string(),
-                }
+                FactoryRef::Rust { path: target.to_string() }
             };
-            let proto = if builtin {
-                Proto::Known(Protocol::CompositeFactory)
-            } else {
-                Proto::Unset
-            };
+            let proto = if builtin { Proto::Known(Protocol::CompositeFactory) } else { Proto::Unset };
             Ctx::Leaf(LeafCtx {
                 factory,
                 proto,
@@ -1340,21 +1095,12 @@ impl<'m, 'd, S: Clone> Resolver<'m, 'd, S> {
 
     /// Whether a section of `object`'s kinds is named `name`.
     fn defines(&self, object: ObjectType, name: &str) -> bool {
-        self.m
-            .heads
-            .iter()
-            .any(|h| h.first && h.name == name && h.kind.is_some_and(|k| k.object_type() == object))
+        self.m.heads.iter().any(|h| h.first && h.name == name && h.kind.is_some_and(|k| k.object_type() == object))
     }
 
     /// rsgi rejects `use` next to an explicit factory key: PasteDeploy
     /// silently takes `use` and passes the key on as a setting.
-    fn check_use_and_explicit(
-        &mut self,
-        object: ObjectType,
-        sec: usize,
-        used: &Local,
-        local: &[Local],
-    ) {
+    fn check_use_and_explicit(&mut self, object: ObjectType, sec: usize, used: &Local, local: &[Local]) {
         let header = self.header(sec);
         for group in Protocol::explicit_groups(object) {
             for (key, _) in group.iter() {
@@ -1427,9 +1173,7 @@ impl<'m, 'd, S: Clone> Resolver<'m, 'd, S> {
             [(key, proto, _)] => {
                 let value = take_local(&mut local, key)?;
                 Some(Ctx::Leaf(LeafCtx {
-                    factory: FactoryRef::Entry {
-                        value: value.value.clone(),
-                    },
+                    factory: FactoryRef::Entry { value: value.value.clone() },
                     proto: Proto::Known(*proto),
                     factory_site: value.value_site,
                     object,
@@ -1460,19 +1204,9 @@ impl<'m, 'd, S: Clone> Resolver<'m, 'd, S> {
     fn no_factory(&self, object: ObjectType, sec: usize, local: &[Local]) -> Diag {
         let header = self.header(sec);
         let first_key = Protocol::explicit_groups(object)[0][0].0;
-        let mut d = Diag::new(
-            Code::NoFactory,
-            Site::Header(sec),
-            format!("section `{header}` has no factory"),
-        );
-        if let Some(l) = local
-            .iter()
-            .find(|l| l.key != "use" && l.key.eq_ignore_ascii_case("use"))
-        {
-            d = d.help(format!(
-                "keys are case-sensitive: write `use` instead of `{}`",
-                l.key
-            ));
+        let mut d = Diag::new(Code::NoFactory, Site::Header(sec), format!("section `{header}` has no factory"));
+        if let Some(l) = local.iter().find(|l| l.key != "use" && l.key.eq_ignore_ascii_case("use")) {
+            d = d.help(format!("keys are case-sensitive: write `use` instead of `{}`", l.key));
         }
         let others = [
             "paste.app_factory",
@@ -1483,11 +1217,7 @@ impl<'m, 'd, S: Clone> Resolver<'m, 'd, S> {
             "paste.server_runner",
         ];
         if let Some(l) = local.iter().find(|l| others.contains(&l.key.as_str())) {
-            d = d.note(format!(
-                "`{}` is not a factory key for {} {object}",
-                l.key,
-                article(object.as_str())
-            ));
+            d = d.note(format!("`{}` is not a factory key for {} {object}", l.key, article(object.as_str())));
         }
         d.help(format!("add `use = <section, egg:Dist#entry or call:module:attr>` or `{first_key} = module:attr`"))
     }
@@ -1505,14 +1235,12 @@ impl<'m, 'd, S: Clone> Resolver<'m, 'd, S> {
             Ctx::Pipeline(p) => Some(Resolved::App(AppNode::Pipeline(p))),
             Ctx::FilterApp(f) => Some(Resolved::App(AppNode::FilterApp(f))),
             Ctx::FilterWith { inner, filter } => match self.finish(*inner)? {
-                Resolved::App(app) => Some(Resolved::App(AppNode::FilterWith {
-                    inner: Box::new(app),
-                    filter: Box::new(filter),
-                })),
-                Resolved::Filter(f) => Some(Resolved::Filter(FilterNode::FilterWith {
-                    inner: Box::new(f),
-                    filter: Box::new(filter),
-                })),
+                Resolved::App(app) => {
+                    Some(Resolved::App(AppNode::FilterWith { inner: Box::new(app), filter: Box::new(filter) }))
+                }
+                Resolved::Filter(f) => {
+                    Some(Resolved::Filter(FilterNode::FilterWith { inner: Box::new(f), filter: Box::new(filter) }))
+                }
                 Resolved::Server(_) => None,
             },
         }
@@ -1539,31 +1267,18 @@ impl<'m, 'd, S: Clone> Resolver<'m, 'd, S> {
                 Some(p) => p == Protocol::CompositeFactory,
                 None => self.classifier.composite_kind(&leaf.factory) != CompositeKind::Opaque,
             };
-        let shape = if is_composite {
-            Some(self.shape(&leaf)?)
-        } else {
-            None
-        };
+        let shape = if is_composite { Some(self.shape(&leaf)?) } else { None };
         let out = Leaf {
             factory: Factory {
                 reference: leaf.factory,
-                protocol: if is_composite {
-                    Some(Protocol::CompositeFactory)
-                } else {
-                    protocol
-                },
+                protocol: if is_composite { Some(Protocol::CompositeFactory) } else { protocol },
                 loc: leaf.factory_site.loc(self.doc()),
             },
-            conf: Conf {
-                local: leaf.local.iter().map(|l| self.setting(l)).collect(),
-                global: leaf.global,
-            },
+            conf: Conf { local: leaf.local.iter().map(|l| self.setting(l)).collect(), global: leaf.global },
             section: leaf.section.map(|s| self.m.section_ref(s)),
         };
         Some(match (leaf.object, shape) {
-            (ObjectType::App, Some(shape)) => {
-                Resolved::App(AppNode::Composite(Composite { leaf: out, shape }))
-            }
+            (ObjectType::App, Some(shape)) => Resolved::App(AppNode::Composite(Composite { leaf: out, shape })),
             (ObjectType::App, None) => Resolved::App(AppNode::App(out)),
             (ObjectType::Filter, _) => Resolved::Filter(FilterNode::Filter(out)),
             (ObjectType::Server, _) => Resolved::Server(out),
@@ -1583,12 +1298,10 @@ impl<'m, 'd, S: Clone> Resolver<'m, 'd, S> {
     fn shape(&mut self, leaf: &LeafCtx) -> Option<Shape<S>> {
         match self.classifier.composite_kind(&leaf.factory) {
             CompositeKind::UrlMap => self.urlmap(leaf).map(Shape::UrlMap),
-            CompositeKind::KeyedPipelines { settings } => {
-                self.keyed(leaf, &settings, false).map(Shape::Keyed)
+            CompositeKind::KeyedPipelines { settings } => self.keyed(leaf, &settings, false).map(Shape::Keyed),
+            CompositeKind::Select => {
+                self.keyed(leaf, &["by".to_string(), "default".to_string()], true).map(Shape::Keyed)
             }
-            CompositeKind::Select => self
-                .keyed(leaf, &["by".to_string(), "default".to_string()], true)
-                .map(Shape::Keyed),
             CompositeKind::Opaque => Some(Shape::Opaque),
         }
     }
@@ -1617,10 +1330,7 @@ impl<'m, 'd, S: Clone> Resolver<'m, 'd, S> {
                     Diag::new(
                         Code::DuplicateMount,
                         l.key_site,
-                        format!(
-                            "urlmap keys `{first_raw}` and `{}` both mount `{key}`",
-                            l.key
-                        ),
+                        format!("urlmap keys `{first_raw}` and `{}` both mount `{key}`", l.key),
                     )
                     .label(*first_site, "first mounted here")
                     .help("remove one of them")
@@ -1631,37 +1341,21 @@ impl<'m, 'd, S: Clone> Resolver<'m, 'd, S> {
             }
             seen.push((key.clone(), l.key_site, l.key.clone()));
             let site = l.words().first().map_or(l.value_site, |w| w.1);
-            match self.resolve(
-                ObjectType::App,
-                &l.value,
-                &leaf.global,
-                site,
-                Role::UrlMapValue,
-            ) {
-                Some(Resolved::App(app)) => mounts.push(Mount {
-                    key,
-                    raw_key: l.key.clone(),
-                    key_loc: l.key_site.loc(self.doc()),
-                    app,
-                }),
+            match self.resolve(ObjectType::App, &l.value, &leaf.global, site, Role::UrlMapValue) {
+                Some(Resolved::App(app)) => {
+                    mounts.push(Mount { key, raw_key: l.key.clone(), key_loc: l.key_site.loc(self.doc()), app })
+                }
                 _ => ok = false,
             }
         }
         let not_found = match leaf.local.iter().find(|l| l.key == "not_found_app") {
             Some(l) => Some((l.value.clone(), l.value_site)),
-            None => leaf
-                .global
-                .get("not_found_app")
-                .map(|v| (v.clone(), leaf.section.map_or(Site::None, Site::Header))),
+            None => {
+                leaf.global.get("not_found_app").map(|v| (v.clone(), leaf.section.map_or(Site::None, Site::Header)))
+            }
         };
         let not_found = match not_found {
-            Some((name, site)) => match self.resolve(
-                ObjectType::App,
-                &name,
-                &leaf.global,
-                site,
-                Role::UrlMapValue,
-            ) {
+            Some((name, site)) => match self.resolve(ObjectType::App, &name, &leaf.global, site, Role::UrlMapValue) {
                 Some(Resolved::App(app)) => Some(Box::new(app)),
                 _ => {
                     ok = false;
@@ -1693,12 +1387,8 @@ impl<'m, 'd, S: Clone> Resolver<'m, 'd, S> {
             let items = l.words();
             if items.is_empty() {
                 self.diags.push(
-                    Diag::new(
-                        Code::Choice,
-                        l.value_site,
-                        format!("pipeline choice `{}` is empty", l.key),
-                    )
-                    .help("list filters then an app: `keystone = authtoken api`"),
+                    Diag::new(Code::Choice, l.value_site, format!("pipeline choice `{}` is empty", l.key))
+                        .help("list filters then an app: `keystone = authtoken api`"),
                 );
                 ok = false;
                 continue;
@@ -1718,19 +1408,12 @@ impl<'m, 'd, S: Clone> Resolver<'m, 'd, S> {
         }
         if ok && choices.is_empty() {
             self.diags.push(
-                Diag::new(
-                    Code::Choice,
-                    header_site,
-                    "this composite has no pipeline choices",
-                )
-                .help("add one, e.g. `keystone = authtoken api`"),
+                Diag::new(Code::Choice, header_site, "this composite has no pipeline choices")
+                    .help("add one, e.g. `keystone = authtoken api`"),
             );
             return None;
         }
-        ok.then_some(Keyed {
-            choices,
-            settings: kept,
-        })
+        ok.then_some(Keyed { choices, settings: kept })
     }
 
     /// `egg:rsgi#select`'s `default` must name one of the alternatives.
@@ -1738,32 +1421,16 @@ impl<'m, 'd, S: Clone> Resolver<'m, 'd, S> {
         let Some(default) = leaf.local.iter().find(|l| l.key == "default") else {
             return true;
         };
-        let names: Vec<&str> = leaf
-            .local
-            .iter()
-            .filter(|l| l.key != "by" && l.key != "default")
-            .map(|l| l.key.as_str())
-            .collect();
+        let names: Vec<&str> =
+            leaf.local.iter().filter(|l| l.key != "by" && l.key != "default").map(|l| l.key.as_str()).collect();
         if names.contains(&default.value.as_str()) {
             return true;
         }
-        let hint =
-            suggest(&default.value, names.iter().copied()).map(|s| format!("did you mean `{s}`?"));
+        let hint = suggest(&default.value, names.iter().copied()).map(|s| format!("did you mean `{s}`?"));
         self.diags.push(
-            Diag::new(
-                Code::Choice,
-                default.value_site,
-                format!("unknown choice `{}`", default.value),
-            )
-            .help_opt(hint)
-            .note(format!(
-                "choices: {}",
-                names
-                    .iter()
-                    .map(|n| format!("`{n}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )),
+            Diag::new(Code::Choice, default.value_site, format!("unknown choice `{}`", default.value))
+                .help_opt(hint)
+                .note(format!("choices: {}", names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "))),
         );
         false
     }
@@ -1773,14 +1440,12 @@ impl<'m, 'd, S: Clone> Resolver<'m, 'd, S> {
 fn urlmap_key_diag(e: &KeyError, l: &Local) -> Diag {
     let d = Diag::new(Code::UrlMapKey, l.key_site, e.to_string());
     match e {
-        KeyError::NotAPath { given }
-            if matches!(given.as_str(), "http" | "https") && l.value.starts_with("//") =>
-        {
+        KeyError::NotAPath { given } if matches!(given.as_str(), "http" | "https") && l.value.starts_with("//") => {
             d.help("an ini key ends at the first `:`, so a URL cannot be a key; write `domain HOST /path = app`")
         }
-        KeyError::NotAPath { given } => d.help(format!("did you mean `/{given}`?")).note(
-            "every key of a urlmap except `not_found_app` is a path; it takes no other settings",
-        ),
+        KeyError::NotAPath { given } => d
+            .help(format!("did you mean `/{given}`?"))
+            .note("every key of a urlmap except `not_found_app` is a path; it takes no other settings"),
         KeyError::PortWithoutDomain => d.help("write `domain example.com port 8080 /path`"),
         _ => d.note("a urlmap key is `[domain HOST] [port PORT] /path`"),
     }
@@ -1791,12 +1456,7 @@ fn urlmap_key_diag(e: &KeyError, l: &Local) -> Diag {
 /// `__file__` kept). Through `filter-with` they reach the wrapped section,
 /// whose dicts PasteDeploy shares; a pipeline or filter-app ignores them
 /// (case D20).
-fn merge_use<S>(
-    ctx: &mut Ctx<S>,
-    additions: &[(String, String)],
-    local: &[Local],
-    file: Option<&String>,
-) {
+fn merge_use<S>(ctx: &mut Ctx<S>, additions: &[(String, String)], local: &[Local], file: Option<&String>) {
     match ctx {
         Ctx::Leaf(leaf) => {
             for (k, v) in additions {
@@ -1824,11 +1484,7 @@ pub(crate) fn is_absolute(name: &str) -> bool {
 }
 
 fn article(word: &str) -> &'static str {
-    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
-        "an"
-    } else {
-        "a"
-    }
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" }
 }
 
 #[cfg(test)]
@@ -1866,9 +1522,7 @@ mod tests {
     fn resolve(text: &str, name: &str) -> AppNode<Loc> {
         let doc = ini::parse(text, "t.ini").unwrap();
         let model = Model::new(&doc, &Options::for_file("/d/t.ini"));
-        model
-            .resolve_app(name, &Builtins)
-            .unwrap_or_else(|e| panic!("{}", crate::render_all(&e)))
+        model.resolve_app(name, &Builtins).unwrap_or_else(|e| panic!("{}", crate::render_all(&e)))
     }
 
     macro_rules! case {
@@ -1947,9 +1601,7 @@ mod tests {
     #[test]
     fn defaults_shadow_local_keys_and_set_get() {
         let AppNode::App(leaf) = resolve(
-            &format!(
-                "[DEFAULT]\ndebug = true\n[app:main]\n{ECHO}\ndebug = false\nset x = 1\nget y = x\nname = n\n"
-            ),
+            &format!("[DEFAULT]\ndebug = true\n[app:main]\n{ECHO}\ndebug = false\nset x = 1\nget y = x\nname = n\n"),
             "main",
         ) else {
             panic!()
@@ -1958,10 +1610,7 @@ mod tests {
             leaf.conf.local_map().into_iter().collect::<Vec<_>>(),
             [("name".into(), "n".into()), ("y".into(), "1".into())]
         );
-        assert_eq!(
-            leaf.conf.global.get("debug").map(String::as_str),
-            Some("true")
-        );
+        assert_eq!(leaf.conf.global.get("debug").map(String::as_str), Some("true"));
         assert_eq!(leaf.conf.global.get("here").map(String::as_str), Some("/d"));
         assert_eq!(leaf.factory.protocol, Some(Protocol::AppFactory));
     }
@@ -1969,9 +1618,7 @@ mod tests {
     #[test]
     fn use_merges_over_used_section() {
         let AppNode::App(leaf) = resolve(
-            &format!(
-                "[app:main]\nuse = base\ncolor = red\n[app:base]\n{ECHO}\ncolor = blue\nsize = 1\n"
-            ),
+            &format!("[app:main]\nuse = base\ncolor = red\n[app:base]\n{ECHO}\ncolor = blue\nsize = 1\n"),
             "main",
         ) else {
             panic!()
@@ -1989,32 +1636,16 @@ mod tests {
             "[composite:main]\nuse = call:nova.api.openstack.urlmap:urlmap_factory\nset g = 1\n/v2.1: v\n/v2.1/+: api\n\
              [app:v]\n{ECHO}\n[composite:api]\nuse = select\nkeystone = f a\n[filter:f]\n{ECHO}\n[app:a]\n{ECHO}\n"
         );
-        let AppNode::Composite(c) = resolve(&text, "main") else {
-            panic!()
-        };
-        let Shape::UrlMap(map) = &c.shape else {
-            panic!()
-        };
-        let keys: Vec<String> = map
-            .mounts
-            .iter()
-            .map(|m| format!("{} {}", m.key.path, m.key.plus))
-            .collect();
+        let AppNode::Composite(c) = resolve(&text, "main") else { panic!() };
+        let Shape::UrlMap(map) = &c.shape else { panic!() };
+        let keys: Vec<String> = map.mounts.iter().map(|m| format!("{} {}", m.key.path, m.key.plus)).collect();
         assert_eq!(keys, ["/v2.1 false", "/v2.1 true"]);
         // urlmap children get the composite's globals; keyed choices only the defaults.
-        let AppNode::App(v) = &map.mounts[0].app else {
-            panic!()
-        };
+        let AppNode::App(v) = &map.mounts[0].app else { panic!() };
         assert_eq!(v.conf.global.get("g").map(String::as_str), Some("1"));
-        let AppNode::Composite(sel) = &map.mounts[1].app else {
-            panic!()
-        };
-        let Shape::Keyed(k) = &sel.shape else {
-            panic!()
-        };
-        let AppNode::App(a) = &*k.choices[0].app else {
-            panic!()
-        };
+        let AppNode::Composite(sel) = &map.mounts[1].app else { panic!() };
+        let Shape::Keyed(k) = &sel.shape else { panic!() };
+        let AppNode::App(a) = &*k.choices[0].app else { panic!() };
         assert_eq!(a.conf.global.get("g"), None);
         assert_eq!(k.choices[0].filters.len(), 1);
     }
@@ -2024,37 +1655,16 @@ mod tests {
         let text = format!(
             "[app:main]\n{ECHO}\nfilter-with = f1\n[filter:f1]\n{ECHO}\nfilter-with = f2\n[filter:f2]\n{ECHO}\n"
         );
-        let AppNode::FilterWith { filter, .. } = resolve(&text, "main") else {
-            panic!()
-        };
-        let FilterNode::FilterWith {
-            inner,
-            filter: outer,
-        } = *filter
-        else {
-            panic!()
-        };
-        let (FilterNode::Filter(i), FilterNode::Filter(o)) = (*inner, *outer) else {
-            panic!()
-        };
-        assert_eq!(
-            (i.section.unwrap().name, o.section.unwrap().name),
-            ("f1".into(), "f2".into())
-        );
+        let AppNode::FilterWith { filter, .. } = resolve(&text, "main") else { panic!() };
+        let FilterNode::FilterWith { inner, filter: outer } = *filter else { panic!() };
+        let (FilterNode::Filter(i), FilterNode::Filter(o)) = (*inner, *outer) else { panic!() };
+        assert_eq!((i.section.unwrap().name, o.section.unwrap().name), ("f1".into(), "f2".into()));
     }
 
     #[test]
     fn rust_path_factory() {
-        let AppNode::App(leaf) = resolve("[app:main]\nuse = my_crate::apps::hello\n", "main")
-        else {
-            panic!()
-        };
-        assert_eq!(
-            leaf.factory.reference,
-            FactoryRef::Rust {
-                path: "my_crate::apps::hello".into()
-            }
-        );
+        let AppNode::App(leaf) = resolve("[app:main]\nuse = my_crate::apps::hello\n", "main") else { panic!() };
+        assert_eq!(leaf.factory.reference, FactoryRef::Rust { path: "my_crate::apps::hello".into() });
         assert_eq!(leaf.factory.protocol, Some(Protocol::AppFactory));
     }
 
@@ -2074,10 +1684,7 @@ mod tests {
     fn exponential_sharing_is_bounded() {
         let mut text = String::new();
         for i in 0..40 {
-            text.push_str(&format!(
-                "[composite:l{i}]\nuse = urlmap\n/a = l{n}\n/b = l{n}\n",
-                n = i + 1
-            ));
+            text.push_str(&format!("[composite:l{i}]\nuse = urlmap\n/a = l{n}\n/b = l{n}\n", n = i + 1));
         }
         text.push_str(&format!("[app:l40]\n{ECHO}\n"));
         let errs = errors(&text, "l0");
@@ -2086,7 +1693,11 @@ mod tests {
 
     #[test]
     fn loadable_names_once_in_order() {
-        let doc = ini::parse(&format!("[app:b]\n{ECHO}\n[application:b]\n{ECHO}\n[filter:f]\n{ECHO}\n[pipeline:a]\npipeline = b\n"), "t").unwrap();
+        let doc = ini::parse(
+            &format!("[app:b]\n{ECHO}\n[application:b]\n{ECHO}\n[filter:f]\n{ECHO}\n[pipeline:a]\npipeline = b\n"),
+            "t",
+        )
+        .unwrap();
         let model = Model::new(&doc, &Options::default());
         let names: Vec<String> = model.loadable().into_iter().map(|l| l.name).collect();
         assert_eq!(names, ["b", "a"]);
@@ -2096,9 +1707,7 @@ mod tests {
     #[test]
     fn word_location_on_continuation_line() {
         let errs = errors(
-            &format!(
-                "[pipeline:main]\npipeline =\n  auth\n  nope\n  api\n[filter:auth]\n{ECHO}\n[app:api]\n{ECHO}\n"
-            ),
+            &format!("[pipeline:main]\npipeline =\n  auth\n  nope\n  api\n[filter:auth]\n{ECHO}\n[app:api]\n{ECHO}\n"),
             "main",
         );
         assert_eq!(errs, ["L4: unknown filter `nope`"]);

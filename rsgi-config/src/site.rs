@@ -31,18 +31,8 @@ impl Site {
         match self {
             Site::None => None,
             Site::Header(s) => doc.sections.get(s).map(|s| s.header_loc.clone()),
-            Site::Key(s, e) => doc
-                .sections
-                .get(s)?
-                .entries
-                .get(e)
-                .map(|e| e.key_loc.clone()),
-            Site::Value(s, e) => doc
-                .sections
-                .get(s)?
-                .entries
-                .get(e)
-                .map(|e| e.value_loc.clone()),
+            Site::Key(s, e) => doc.sections.get(s)?.entries.get(e).map(|e| e.key_loc.clone()),
+            Site::Value(s, e) => doc.sections.get(s)?.entries.get(e).map(|e| e.value_loc.clone()),
             Site::Word(s, e, w) => doc.sections.get(s)?.entries.get(e).map(|e| e.word_loc(w)),
         }
     }
@@ -61,14 +51,7 @@ pub(crate) struct Diag {
 
 impl Diag {
     pub(crate) fn new(code: Code, site: Site, message: impl Into<String>) -> Self {
-        Diag {
-            code,
-            message: message.into(),
-            site,
-            labels: Vec::new(),
-            help: Vec::new(),
-            notes: Vec::new(),
-        }
+        Diag { code, message: message.into(), site, labels: Vec::new(), help: Vec::new(), notes: Vec::new() }
     }
 
     pub(crate) fn help(mut self, help: impl Into<String>) -> Self {

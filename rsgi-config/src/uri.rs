@@ -38,15 +38,9 @@ pub fn parse_load_uri(uri: &str, name: Option<&str>) -> Result<LoadUri, String> 
     };
     let scheme = scheme.to_ascii_lowercase();
     if !matches!(scheme.as_str(), "config" | "egg" | "call") {
-        return Err(format!(
-            "unknown URI scheme `{scheme}`; expected `config:`, `egg:` or `call:`"
-        ));
+        return Err(format!("unknown URI scheme `{scheme}`; expected `config:`, `egg:` or `call:`"));
     }
-    Ok(LoadUri {
-        scheme,
-        path: path.to_string(),
-        name,
-    })
+    Ok(LoadUri { scheme, path: path.to_string(), name })
 }
 
 #[cfg(test)]
@@ -57,8 +51,7 @@ mod tests {
         ($name:ident: $uri:expr, $n:expr => $want:expr) => {
             #[test]
             fn $name() {
-                let got =
-                    parse_load_uri($uri, $n).map(|u| format!("{} {} {}", u.scheme, u.path, u.name));
+                let got = parse_load_uri($uri, $n).map(|u| format!("{} {} {}", u.scheme, u.path, u.name));
                 assert_eq!(got, $want.map(String::from).map_err(String::from));
             }
         };

@@ -27,11 +27,7 @@ impl fmt::Display for MountKey {
         if let Some(d) = &self.domain {
             write!(f, "domain {d} ")?;
         }
-        let path = if self.path.is_empty() && !self.plus {
-            "/"
-        } else {
-            &self.path
-        };
+        let path = if self.path.is_empty() && !self.plus { "/" } else { &self.path };
         write!(f, "{path}{}", if self.plus { "/+" } else { "" })
     }
 }
@@ -67,9 +63,7 @@ pub enum KeyError {
 impl fmt::Display for KeyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            KeyError::DomainWithoutValue => {
-                f.write_str("`domain` must be followed by a domain name")
-            }
+            KeyError::DomainWithoutValue => f.write_str("`domain` must be followed by a domain name"),
             KeyError::PortWithoutValue => f.write_str("`port` must be followed by a port number"),
             KeyError::DomainTwice => f.write_str("`domain` given twice"),
             KeyError::PortTwice => f.write_str("`port` given twice"),
@@ -88,9 +82,7 @@ impl fmt::Display for KeyError {
 /// `domain example.com /api` gives `http://example.com//api` (Paste's own
 /// double slash, collapsed later by [`normalize_url`]).
 pub fn parse_path_expression(expr: &str) -> Result<String, KeyError> {
-    let mut words = expr
-        .split(crate::ini::is_py_space)
-        .filter(|w| !w.is_empty());
+    let mut words = expr.split(crate::ini::is_py_space).filter(|w| !w.is_empty());
     let (mut domain, mut port, mut path) = (None::<&str>, None::<&str>, None::<&str>);
     while let Some(word) = words.next() {
         match word {
@@ -110,10 +102,7 @@ pub fn parse_path_expression(expr: &str) -> Result<String, KeyError> {
             }
             _ => {
                 if let Some(have) = path {
-                    return Err(KeyError::TwoPaths {
-                        have: have.to_string(),
-                        got: word.to_string(),
-                    });
+                    return Err(KeyError::TwoPaths { have: have.to_string(), got: word.to_string() });
                 }
                 path = Some(word);
             }
@@ -144,10 +133,7 @@ pub fn parse_path_expression(expr: &str) -> Result<String, KeyError> {
 pub fn normalize_url(url: &str) -> Result<(Option<String>, String), KeyError> {
     let scheme_len = ["http://", "https://"]
         .iter()
-        .find(|s| {
-            url.get(..s.len())
-                .is_some_and(|p| p.eq_ignore_ascii_case(s))
-        })
+        .find(|s| url.get(..s.len()).is_some_and(|p| p.eq_ignore_ascii_case(s)))
         .map(|s| s.len());
     let (domain, path) = match scheme_len {
         Some(n) => {
@@ -159,9 +145,7 @@ pub fn normalize_url(url: &str) -> Result<(Option<String>, String), KeyError> {
         }
         None if url.is_empty() || url.starts_with('/') => (None, url.to_string()),
         None => {
-            return Err(KeyError::NotAPath {
-                given: url.to_string(),
-            });
+            return Err(KeyError::NotAPath { given: url.to_string() });
         }
     };
     let mut collapsed = String::with_capacity(path.len());
@@ -189,16 +173,8 @@ pub fn parse_mount_key(key: &str) -> Result<MountKey, KeyError> {
     let url = parse_path_expression(key)?;
     let (domain, path) = normalize_url(&url)?;
     match path.strip_suffix("/+") {
-        Some(prefix) => Ok(MountKey {
-            domain,
-            path: prefix.to_string(),
-            plus: true,
-        }),
-        None => Ok(MountKey {
-            domain,
-            path,
-            plus: false,
-        }),
+        Some(prefix) => Ok(MountKey { domain, path: prefix.to_string(), plus: true }),
+        None => Ok(MountKey { domain, path, plus: false }),
     }
 }
 
@@ -254,9 +230,6 @@ mod tests {
 
     #[test]
     fn https_scheme() {
-        assert_eq!(
-            normalize_url("HTTPS://h/x/"),
-            Ok((Some("h".into()), "/x".into()))
-        );
+        assert_eq!(normalize_url("HTTPS://h/x/"), Ok((Some("h".into()), "/x".into())));
     }
 }

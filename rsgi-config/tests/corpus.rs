@@ -8,8 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use rsgi_config::{
-    Builtins, Classifier, CompositeKind, FactoryRef, Model, ObjectType, Options, Protocol, ini,
-    render_all,
+    Builtins, Classifier, CompositeKind, FactoryRef, Model, ObjectType, Options, Protocol, ini, render_all,
 };
 
 /// Stubs for OpenStack's factories: keyed pipeline choices
@@ -43,39 +42,20 @@ impl Classifier for Stub {
 /// expected to fail).
 fn expected_failures(index: &str) -> BTreeMap<String, (usize, Vec<String>)> {
     let mut out = BTreeMap::new();
-    for line in index
-        .lines()
-        .filter(|l| l.starts_with("| ") && l.contains('`'))
-    {
+    for line in index.lines().filter(|l| l.starts_with("| ") && l.contains('`')) {
         let cols: Vec<&str> = line.split('|').map(str::trim).collect();
-        let (Some(file), Some(resolves)) = (cols.get(2), cols.get(cols.len().saturating_sub(2)))
-        else {
+        let (Some(file), Some(resolves)) = (cols.get(2), cols.get(cols.len().saturating_sub(2))) else {
             continue;
         };
         let file = file.trim_matches('`').to_string();
         // "all 3 ok" or "2/6 fail (a, b)"
         let (count, fails) = if let Some(rest) = resolves.strip_prefix("all ") {
-            (
-                rest.split(' ')
-                    .next()
-                    .and_then(|n| n.parse().ok())
-                    .unwrap_or(0),
-                Vec::new(),
-            )
+            (rest.split(' ').next().and_then(|n| n.parse().ok()).unwrap_or(0), Vec::new())
         } else {
-            let total = resolves
-                .split(['/', ' '])
-                .nth(1)
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(0);
+            let total = resolves.split(['/', ' ']).nth(1).and_then(|n| n.parse().ok()).unwrap_or(0);
             let names = resolves
                 .split_once('(')
-                .map(|(_, r)| {
-                    r.trim_end_matches(')')
-                        .split(',')
-                        .map(|s| s.trim().to_string())
-                        .collect()
-                })
+                .map(|(_, r)| r.trim_end_matches(')').split(',').map(|s| s.trim().to_string()).collect())
                 .unwrap_or_default();
             (total, names)
         };
@@ -98,22 +78,13 @@ fn corpus_files_check() {
         .expect("read RSGI_PASTE_CORPUS")
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| {
-            !matches!(
-                p.file_name().and_then(|n| n.to_str()),
-                Some("INDEX.md" | "manifest.tsv")
-            )
-        })
+        .filter(|p| !matches!(p.file_name().and_then(|n| n.to_str()), Some("INDEX.md" | "manifest.tsv")))
         .collect();
     files.sort();
     let (mut sections, mut failed_as_expected) = (0, 0);
     let mut problems: Vec<String> = Vec::new();
     for path in &files {
-        let file = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_string();
+        let file = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
         let doc = match ini::read_file(path) {
             Ok(doc) => doc,
             Err(errs) => {
@@ -125,40 +96,24 @@ fn corpus_files_check() {
         let (count, fails) = expected.get(&file).cloned().unwrap_or_default();
         let loadable = model.loadable();
         if expected.contains_key(&file) && loadable.len() != count {
-            println!(
-                "{file}: note: {} loadable names, INDEX counts {count} app-type sections",
-                loadable.len()
-            );
+            println!("{file}: note: {} loadable names, INDEX counts {count} app-type sections", loadable.len());
         }
         for l in &loadable {
             sections += 1;
             let result = model.resolve_app(&l.name, &Stub);
             match (fails.contains(&l.name), result) {
                 (false, Ok(_)) => {}
-                (false, Err(errs)) => problems.push(format!(
-                    "{file} [{}]: fails:\n{}",
-                    l.name,
-                    render_all(&errs)
-                )),
-                (true, Ok(_)) => problems.push(format!(
-                    "{file} [{}]: PasteDeploy fails, rsgi resolves it",
-                    l.name
-                )),
+                (false, Err(errs)) => problems.push(format!("{file} [{}]: fails:\n{}", l.name, render_all(&errs))),
+                (true, Ok(_)) => problems.push(format!("{file} [{}]: PasteDeploy fails, rsgi resolves it", l.name)),
                 (true, Err(errs)) => {
                     failed_as_expected += 1;
-                    println!(
-                        "{file} [{}]: fails as in PasteDeploy:\n{}\n",
-                        l.name,
-                        render_all(&errs)
-                    );
+                    println!("{file} [{}]: fails as in PasteDeploy:\n{}\n", l.name, render_all(&errs));
                 }
             }
         }
         for name in &fails {
             if !loadable.iter().any(|l| &l.name == name) {
-                problems.push(format!(
-                    "{file}: INDEX lists `{name}` as failing, but it is not a loadable name"
-                ));
+                problems.push(format!("{file}: INDEX lists `{name}` as failing, but it is not a loadable name"));
             }
         }
         // Without expected failures, `rsgi check` of the whole file is clean.

@@ -9,20 +9,14 @@ use std::path::PathBuf;
 
 use rsgi_config::uri::parse_load_uri;
 use rsgi_config::{
-    AppNode, Builtins, Classifier, Code, CompositeKind, FactoryRef, FilterNode, Leaf, Model,
-    ObjectType, Options, Protocol, Resolved, Shape, ini,
+    AppNode, Builtins, Classifier, Code, CompositeKind, FactoryRef, FilterNode, Leaf, Model, ObjectType, Options,
+    Protocol, Resolved, Shape, ini,
 };
 
 /// Cases not replayed, each with the reason.
 const SKIPPED: &[(&str, &str)] = &[
-    (
-        "D22",
-        "rsgi drops `require` instead of checking Python distributions",
-    ),
-    (
-        "D68",
-        "`relative_to` is a Python API argument; the rsgi loader resolves paths itself",
-    ),
+    ("D22", "rsgi drops `require` instead of checking Python distributions"),
+    ("D68", "`relative_to` is a Python API argument; the rsgi loader resolves paths itself"),
 ];
 
 /// Cases where rsgi deliberately answers differently (see DEVIATIONS in the
@@ -146,9 +140,7 @@ impl Reader<'_> {
                 if start == self.i {
                     return Err(format!("unexpected byte at {start}"));
                 }
-                Ok(Json::Num(
-                    String::from_utf8_lossy(&self.s[start..self.i]).into_owned(),
-                ))
+                Ok(Json::Num(String::from_utf8_lossy(&self.s[start..self.i]).into_owned()))
             }
             None => Err("unexpected end".into()),
         }
@@ -166,8 +158,7 @@ impl Reader<'_> {
     fn hex4(&mut self) -> Result<u32, String> {
         let h = self.s.get(self.i..self.i + 4).ok_or("short \\u escape")?;
         self.i += 4;
-        u32::from_str_radix(std::str::from_utf8(h).map_err(|e| e.to_string())?, 16)
-            .map_err(|e| e.to_string())
+        u32::from_str_radix(std::str::from_utf8(h).map_err(|e| e.to_string())?, 16).map_err(|e| e.to_string())
     }
 
     fn string(&mut self) -> Result<String, String> {
@@ -189,9 +180,7 @@ impl Reader<'_> {
                         b'f' => '\u{c}',
                         b'u' => {
                             let mut cp = self.hex4()?;
-                            if (0xD800..0xDC00).contains(&cp)
-                                && self.s[self.i..].starts_with(b"\\u")
-                            {
+                            if (0xD800..0xDC00).contains(&cp) && self.s[self.i..].starts_with(b"\\u") {
                                 self.i += 2;
                                 let lo = self.hex4()?;
                                 cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
@@ -210,12 +199,8 @@ impl Reader<'_> {
 }
 
 fn parse_json(text: &str) -> Json {
-    let mut r = Reader {
-        s: text.as_bytes(),
-        i: 0,
-    };
-    r.value()
-        .unwrap_or_else(|e| panic!("deploy_cases.json: {e}"))
+    let mut r = Reader { s: text.as_bytes(), i: 0 };
+    r.value().unwrap_or_else(|e| panic!("deploy_cases.json: {e}"))
 }
 
 // ---------------------------------------------------------------------
@@ -265,11 +250,7 @@ fn oracle_function(f: &FactoryRef) -> Option<String> {
 }
 
 fn json_map(m: &BTreeMap<String, String>) -> Json {
-    Json::Obj(
-        m.iter()
-            .map(|(k, v)| (k.clone(), Json::Str(v.clone())))
-            .collect(),
-    )
+    Json::Obj(m.iter().map(|(k, v)| (k.clone(), Json::Str(v.clone()))).collect())
 }
 
 /// The request as it travels through filters: trace and filter confs.
@@ -314,10 +295,7 @@ fn serve(node: &AppNode<rsgi_config::Loc>, mut seen: Seen) -> Result<Json, Strin
             let mut m = BTreeMap::new();
             m.insert("PATH_INFO".into(), Json::Str("/".into()));
             m.insert("SCRIPT_NAME".into(), Json::Str(String::new()));
-            m.insert(
-                "app".into(),
-                Json::Str(leaf.conf.local("name").unwrap_or("unnamed").into()),
-            );
+            m.insert("app".into(), Json::Str(leaf.conf.local("name").unwrap_or("unnamed").into()));
             m.insert("filter_confs".into(), Json::Arr(seen.confs));
             m.insert("global_conf".into(), json_map(&leaf.conf.global));
             m.insert("local_conf".into(), json_map(&leaf.conf.local_map()));
@@ -328,17 +306,8 @@ fn serve(node: &AppNode<rsgi_config::Loc>, mut seen: Seen) -> Result<Json, Strin
         AppNode::Composite(c) => match &c.shape {
             Shape::Keyed(k) => {
                 // pick_pipeline: global_conf.get('auth_strategy', 'keystone')
-                let strategy = c
-                    .leaf
-                    .conf
-                    .global
-                    .get("auth_strategy")
-                    .map_or("keystone", String::as_str);
-                let choice = k
-                    .choices
-                    .iter()
-                    .find(|ch| ch.key == strategy)
-                    .ok_or(format!("KeyError: {strategy}"))?;
+                let strategy = c.leaf.conf.global.get("auth_strategy").map_or("keystone", String::as_str);
+                let choice = k.choices.iter().find(|ch| ch.key == strategy).ok_or(format!("KeyError: {strategy}"))?;
                 for f in &choice.filters {
                     apply_filter(f, &mut seen)?;
                 }
@@ -366,14 +335,9 @@ fn serve(node: &AppNode<rsgi_config::Loc>, mut seen: Seen) -> Result<Json, Strin
 /// The codes that count as PasteDeploy's exception `class` (with `message`).
 fn acceptable(class: &str, message: &str) -> &'static [Code] {
     match class {
-        "LookupError" if message.starts_with("No section") => {
-            &[Code::UnknownSection, Code::Pipeline]
-        }
+        "LookupError" if message.starts_with("No section") => &[Code::UnknownSection, Code::Pipeline],
         "LookupError" if message.starts_with("Ambiguous") => &[Code::AmbiguousSection],
-        "LookupError"
-            if message.starts_with("URI scheme not known")
-                || message.starts_with("URI has no scheme") =>
-        {
+        "LookupError" if message.starts_with("URI scheme not known") || message.starts_with("URI has no scheme") => {
             &[Code::UnknownScheme]
         }
         "LookupError" if message.starts_with("Multiple protocols") => &[Code::MultipleFactories],
@@ -399,10 +363,7 @@ enum Outcome {
 
 fn load(case: &Json, dir: &std::path::Path) -> Outcome {
     let uri = case.get("uri").and_then(Json::str).unwrap_or_default();
-    let name = case
-        .get("kw")
-        .and_then(|k| k.get("name"))
-        .and_then(Json::str);
+    let name = case.get("kw").and_then(|k| k.get("name")).and_then(Json::str);
     let uri = match parse_load_uri(uri, name) {
         Ok(u) => u,
         Err(e) => return Outcome::Failed(vec![Code::UnknownScheme], e),
@@ -411,17 +372,11 @@ fn load(case: &Json, dir: &std::path::Path) -> Outcome {
     let doc = match ini::read_file(&path) {
         Ok(doc) => doc,
         Err(errs) => {
-            return Outcome::Failed(
-                errs.iter().map(|e| e.code).collect(),
-                rsgi_config::render_all(&errs),
-            );
+            return Outcome::Failed(errs.iter().map(|e| e.code).collect(), rsgi_config::render_all(&errs));
         }
     };
-    let options = Options {
-        here: Some("<DIR>".into()),
-        file: Some(format!("<DIR>/{}", uri.path)),
-        ..Options::default()
-    };
+    let options =
+        Options { here: Some("<DIR>".into()), file: Some(format!("<DIR>/{}", uri.path)), ..Options::default() };
     let model = Model::new(&doc, &options);
     let object = match case.get("op").and_then(Json::str) {
         Some("server") => ObjectType::Server,
@@ -429,10 +384,7 @@ fn load(case: &Json, dir: &std::path::Path) -> Outcome {
     };
     match model.resolve(object, &uri.name, &Oracle) {
         Ok(r) => Outcome::Loaded(Box::new(r)),
-        Err(errs) => Outcome::Failed(
-            errs.iter().map(|e| e.code).collect(),
-            rsgi_config::render_all(&errs),
-        ),
+        Err(errs) => Outcome::Failed(errs.iter().map(|e| e.code).collect(), rsgi_config::render_all(&errs)),
     }
 }
 
@@ -444,13 +396,7 @@ fn compare(case: &Json, loaded: &Resolved<rsgi_config::Loc>) -> Result<(), Strin
             return Err("not an app".into());
         };
         let got = serve(app, Seen::default())?;
-        return if &got == want {
-            Ok(())
-        } else {
-            Err(format!(
-                "response differs:\n  got  {got:?}\n  want {want:?}"
-            ))
-        };
+        return if &got == want { Ok(()) } else { Err(format!("response differs:\n  got  {got:?}\n  want {want:?}")) };
     }
     if let Some(Json::Arr(want)) = result.get("server_result") {
         let Resolved::Server(leaf) = loaded else {
@@ -461,16 +407,8 @@ fn compare(case: &Json, loaded: &Resolved<rsgi_config::Loc>) -> Result<(), Strin
             Some(Protocol::ServerRunner) => "ran",
             other => return Err(format!("unexpected server protocol {other:?}")),
         };
-        let got = vec![
-            Json::Str(kind.into()),
-            json_map(&leaf.conf.local_map()),
-            Json::Str("APP".into()),
-        ];
-        return if &got == want {
-            Ok(())
-        } else {
-            Err(format!("server differs: {got:?} vs {want:?}"))
-        };
+        let got = vec![Json::Str(kind.into()), json_map(&leaf.conf.local_map()), Json::Str("APP".into())];
+        return if &got == want { Ok(()) } else { Err(format!("server differs: {got:?} vs {want:?}")) };
     }
     if let Some(want) = result.get("appconfig") {
         let Resolved::App(AppNode::App(Leaf { conf, .. })) = loaded else {
@@ -495,14 +433,8 @@ fn expected_error(case: &Json) -> Option<(String, String)> {
     let result = case.get("result")?;
     let err = result.get("load").or_else(|| result.get("call"))?;
     Some((
-        err.get("error")
-            .and_then(Json::str)
-            .unwrap_or_default()
-            .to_string(),
-        err.get("message")
-            .and_then(Json::str)
-            .unwrap_or_default()
-            .to_string(),
+        err.get("error").and_then(Json::str).unwrap_or_default().to_string(),
+        err.get("message").and_then(Json::str).unwrap_or_default().to_string(),
     ))
 }
 
@@ -516,17 +448,11 @@ fn scratch_dir(id: &str) -> PathBuf {
 #[test]
 fn replay_deploy_cases() {
     let text = include_str!("data/deploy_cases.json");
-    let Json::Arr(cases) = parse_json(text) else {
-        panic!("deploy_cases.json is not an array")
-    };
+    let Json::Arr(cases) = parse_json(text) else { panic!("deploy_cases.json is not an array") };
     let (mut replayed, mut skipped, mut deviations) = (0, 0, 0);
     let mut failed: Vec<String> = Vec::new();
     for case in &cases {
-        let id = case
-            .get("id")
-            .and_then(Json::str)
-            .unwrap_or("?")
-            .to_string();
+        let id = case.get("id").and_then(Json::str).unwrap_or("?").to_string();
         if let Some((_, why)) = SKIPPED.iter().find(|(s, _)| *s == id) {
             println!("{id}: skipped: {why}");
             skipped += 1;
@@ -535,8 +461,7 @@ fn replay_deploy_cases() {
         let dir = scratch_dir(&id);
         if let Some(Json::Obj(files)) = case.get("files") {
             for (name, body) in files {
-                std::fs::write(dir.join(name), body.str().unwrap_or_default())
-                    .expect("write case file");
+                std::fs::write(dir.join(name), body.str().unwrap_or_default()).expect("write case file");
             }
         }
         let outcome = load(case, &dir);
@@ -548,9 +473,7 @@ fn replay_deploy_cases() {
                     println!("{id}: deviation ({why}):\n{msg}");
                     Ok(())
                 }
-                Outcome::Failed(codes, msg) => {
-                    Err(format!("expected {code:?}, got {codes:?}:\n{msg}"))
-                }
+                Outcome::Failed(codes, msg) => Err(format!("expected {code:?}, got {codes:?}:\n{msg}")),
                 Outcome::Loaded(_) => Err(format!("expected {code:?}, but it loaded")),
             }
         } else {
@@ -562,17 +485,13 @@ fn replay_deploy_cases() {
                         println!("{id}: PasteDeploy {class}: {message}\n  rsgi:\n{msg}");
                         Ok(())
                     } else {
-                        Err(format!(
-                            "PasteDeploy {class} ({message}); rsgi failed with {codes:?}:\n{msg}"
-                        ))
+                        Err(format!("PasteDeploy {class} ({message}); rsgi failed with {codes:?}:\n{msg}"))
                     }
                 }
-                (Some((class, message)), Outcome::Loaded(_)) => Err(format!(
-                    "PasteDeploy fails with {class} ({message}), rsgi loaded it"
-                )),
-                (None, Outcome::Failed(_, msg)) => {
-                    Err(format!("PasteDeploy loads it, rsgi failed:\n{msg}"))
+                (Some((class, message)), Outcome::Loaded(_)) => {
+                    Err(format!("PasteDeploy fails with {class} ({message}), rsgi loaded it"))
                 }
+                (None, Outcome::Failed(_, msg)) => Err(format!("PasteDeploy loads it, rsgi failed:\n{msg}")),
                 (None, Outcome::Loaded(r)) => compare(case, r),
             }
         };
@@ -592,11 +511,8 @@ fn replay_deploy_cases() {
 }
 
 /// urlmap cases that rsgi deliberately rejects.
-const URLMAP_DEVIATIONS: &[(&str, Code, &str)] = &[(
-    "U25",
-    Code::DuplicateMount,
-    "`/v2` and `/v2/` mount the same prefix (Paste keeps the later one silently)",
-)];
+const URLMAP_DEVIATIONS: &[(&str, Code, &str)] =
+    &[("U25", Code::DuplicateMount, "`/v2` and `/v2/` mount the same prefix (Paste keeps the later one silently)")];
 
 /// Every echo app name reachable in a tree (for urlmap cases: the app a
 /// request reaches must be one of them).
@@ -627,17 +543,11 @@ fn echo_names(node: &AppNode<rsgi_config::Loc>, out: &mut Vec<String>) {
 /// the mounted ones.
 #[test]
 fn replay_urlmap_case_loading() {
-    let Json::Arr(cases) = parse_json(include_str!("data/urlmap_cases.json")) else {
-        panic!("not an array")
-    };
+    let Json::Arr(cases) = parse_json(include_str!("data/urlmap_cases.json")) else { panic!("not an array") };
     let (mut replayed, mut other_modes) = (0, 0);
     let mut failed: Vec<String> = Vec::new();
     for case in &cases {
-        let id = case
-            .get("id")
-            .and_then(Json::str)
-            .unwrap_or("?")
-            .to_string();
+        let id = case.get("id").and_then(Json::str).unwrap_or("?").to_string();
         if case.get("mode").and_then(Json::str) != Some("ini") {
             other_modes += 1;
             continue;
@@ -651,39 +561,27 @@ fn replay_urlmap_case_loading() {
         let deviation = URLMAP_DEVIATIONS.iter().find(|(d, _, _)| *d == id);
         let verdict = match (&loaded, load_error, deviation) {
             (Err(errs), _, Some((_, code, why))) if errs.iter().any(|e| e.code == *code) => {
-                println!(
-                    "{id}: deviation ({why}):\n{}",
-                    rsgi_config::render_all(errs)
-                );
+                println!("{id}: deviation ({why}):\n{}", rsgi_config::render_all(errs));
                 Ok(())
             }
             (_, _, Some((_, code, _))) => Err(format!("expected {code:?}")),
             (Err(errs), Some(e), None) => {
                 let ok = [Code::DuplicateKey, Code::UrlMapKey, Code::UnknownSection];
                 if errs.iter().any(|d| ok.contains(&d.code)) {
-                    println!(
-                        "{id}: Paste {:?}\n  rsgi:\n{}",
-                        e.get("message"),
-                        rsgi_config::render_all(errs)
-                    );
+                    println!("{id}: Paste {:?}\n  rsgi:\n{}", e.get("message"), rsgi_config::render_all(errs));
                     Ok(())
                 } else {
                     Err(rsgi_config::render_all(errs))
                 }
             }
             (Ok(_), Some(e), None) => Err(format!("Paste fails at load ({e:?}), rsgi loaded it")),
-            (Err(errs), None, None) => Err(format!(
-                "Paste loads it, rsgi fails:\n{}",
-                rsgi_config::render_all(errs)
-            )),
+            (Err(errs), None, None) => Err(format!("Paste loads it, rsgi fails:\n{}", rsgi_config::render_all(errs))),
             (Ok(app), None, None) => {
                 let mut names = Vec::new();
                 echo_names(app, &mut names);
                 let want = result.and_then(|r| r.get("app")).and_then(Json::str);
                 match want {
-                    Some(w) if !names.iter().any(|n| n == w) => {
-                        Err(format!("app `{w}` is not mounted: {names:?}"))
-                    }
+                    Some(w) if !names.iter().any(|n| n == w) => Err(format!("app `{w}` is not mounted: {names:?}")),
                     _ => Ok(()),
                 }
             }

@@ -30,11 +30,7 @@ impl Rng {
     }
 
     fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next() % n as u64) as usize
-        }
+        if n == 0 { 0 } else { (self.next() % n as u64) as usize }
     }
 }
 
@@ -112,11 +108,7 @@ fn mutate(text: &str, rng: &mut Rng) -> String {
         _ => {
             let i = rng.below(lines.len());
             let line = &lines[i];
-            let cut: Vec<usize> = line
-                .char_indices()
-                .map(|(i, _)| i)
-                .chain([line.len()])
-                .collect();
+            let cut: Vec<usize> = line.char_indices().map(|(i, _)| i).chain([line.len()]).collect();
             let at = cut[rng.below(cut.len())];
             let tok = TOKENS[rng.below(TOKENS.len())];
             lines[i] = format!("{}{tok}{}", &line[..at], &line[at..]);
@@ -140,9 +132,7 @@ fn check_everything(text: &str) {
     let model = Model::new(&doc, &Options::for_file("/f/fuzz.ini"));
     let _ = model.check_all(&Builtins);
     let _ = model.check_all(&Everything(CompositeKind::UrlMap));
-    let _ = model.check_all(&Everything(CompositeKind::KeyedPipelines {
-        settings: vec!["by".into()],
-    }));
+    let _ = model.check_all(&Everything(CompositeKind::KeyedPipelines { settings: vec!["by".into()] }));
     let _ = model.check_all(&Everything(CompositeKind::Select));
     for name in ["main", "api", "egg:Paste#urlmap", "call:a:b", "x:y"] {
         let _ = model.resolve_app(name, &Builtins);
@@ -155,11 +145,8 @@ fn check_everything(text: &str) {
 fn mutated_files_never_panic() {
     let mut inputs: Vec<String> = SAMPLES.iter().map(|s| s.to_string()).collect();
     if let Some(dir) = std::env::var_os("RSGI_PASTE_CORPUS") {
-        let mut paths: Vec<_> = std::fs::read_dir(dir)
-            .expect("corpus dir")
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .collect();
+        let mut paths: Vec<_> =
+            std::fs::read_dir(dir).expect("corpus dir").filter_map(Result::ok).map(|e| e.path()).collect();
         paths.sort();
         inputs.extend(paths.iter().filter_map(|p| std::fs::read_to_string(p).ok()));
     } else {

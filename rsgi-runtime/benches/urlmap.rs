@@ -2,6 +2,9 @@
 //! must cost at most 1.5× of 10). Regression use only: run with
 //! `cargo bench -p rsgi-runtime --bench urlmap`.
 
+// criterion_group! generates an undocumented pub fn.
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
@@ -25,7 +28,10 @@ fn lookup(c: &mut Criterion) {
         let deep = format!("/svc{}/admin{}/things/1", (n / 2) & !1, ((n / 2) & !1) + 1);
         for (label, path) in [("api", "/v2.1/servers/detail"), ("deep", deep.as_str()), ("miss", "/nothing/here")] {
             group.bench_with_input(BenchmarkId::new(label, n), &path, |b, path| {
-                b.iter(|| black_box(m.lookup(black_box(Some("example.com")), Scheme::Http, black_box(path))).map(|(i, len)| (*i, len)))
+                b.iter(|| {
+                    black_box(m.lookup(black_box(Some("example.com")), Scheme::Http, black_box(path)))
+                        .map(|(i, len)| (*i, len))
+                })
             });
         }
     }

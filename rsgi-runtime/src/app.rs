@@ -97,13 +97,15 @@ macro_rules! text_response {
         impl IntoResponse for $ty {
             fn into_response(self) -> Response {
                 let mut res = Response::new(Body::from(self));
-                res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+                res.headers_mut().insert(header::CONTENT_TYPE, TEXT_PLAIN);
                 res
             }
         }
     )*};
 }
 text_response!(&'static str, String);
+
+const TEXT_PLAIN: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
 
 impl IntoResponse for Bytes {
     fn into_response(self) -> Response {
@@ -141,7 +143,7 @@ impl IntoResponse for Json<serde_json::Value> {
 impl IntoResponse for Json<&'static str> {
     fn into_response(self) -> Response {
         let mut res = Response::new(Body::from(self.0));
-        res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        res.headers_mut().insert(header::CONTENT_TYPE, APPLICATION_JSON);
         res
     }
 }
@@ -149,9 +151,12 @@ impl IntoResponse for Json<&'static str> {
 pub(crate) fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
     let mut res = Response::new(Body::from(body));
     *res.status_mut() = status;
-    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    res.headers_mut().insert(header::CONTENT_TYPE, APPLICATION_JSON);
     res
 }
+
+// A constant, so the header bytes are checked at compile time, not per response.
+const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 /// An [`App`] made from an async closure; see [`app_fn`].
 #[derive(Clone, Copy)]
@@ -239,7 +244,7 @@ impl App for BoxApp {
 }
 
 /// One of two apps, chosen when the composition is built: the building
-/// block of [`select`](crate::select) and of urlmaps over apps of different
+/// block of [`select`](fn@crate::select) and of urlmaps over apps of different
 /// types. Dispatch is a `match`, not a virtual call.
 #[derive(Clone, Debug)]
 pub enum Either<L, R> {
@@ -250,10 +255,34 @@ pub enum Either<L, R> {
 }
 
 impl<L: App, R: App> App for Either<L, R> {
-    async fn call(&self, req: Request) -> Response {
+    fn call(&self, req: Request) -> impl Future<Output = Response> + Send {
         match self {
-            Either::Left(app) => app.call(req).await,
-            Either::Right(app) => app.call(req).await,
+            Either::Left(app) => EitherFuture::Left { future: app.call(req) },
+            Either::Right(app) => EitherFuture::Right { future: app.call(req) },
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// One of two futures: lets a `match` over apps return either app's
+    /// future without an `async` wrapper holding the request a second time.
+    #[project = EitherFutureProj]
+    #[doc(hidden)]
+    pub enum EitherFuture<L, R> {
+        /// The first future.
+        Left { #[pin] future: L },
+        /// The second future.
+        Right { #[pin] future: R },
+    }
+}
+
+impl<L: Future, R: Future<Output = L::Output>> Future for EitherFuture<L, R> {
+    type Output = L::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<L::Output> {
+        match self.project() {
+            EitherFutureProj::Left { future } => future.poll(cx),
+            EitherFutureProj::Right { future } => future.poll(cx),
         }
     }
 }
@@ -272,14 +301,21 @@ impl App for Never {
 mod tests {
     use super::*;
 
+    type Ready = AppFn<fn(Request) -> std::future::Ready<&'static str>>;
+
+    fn ready(_: Request) -> std::future::Ready<&'static str> {
+        std::future::ready("ready")
+    }
+
     #[tokio::test]
     async fn box_app_and_either_dispatch() {
         let a = app_fn(|_| async { "a" });
-        let b = app_fn(|_| async { (StatusCode::ACCEPTED, "b") });
-        let boxed = BoxApp::new(Either::<_, AppFn<fn(Request) -> std::future::Ready<&'static str>>>::Left(a));
+        let boxed = BoxApp::new(Either::<_, Ready>::Left(a));
         let res = boxed.call(Request::get("/")).await;
         assert_eq!(res.into_body().collect_bytes().await.unwrap(), "a");
-        let right: Either<AppFn<fn(Request) -> std::future::Ready<&'static str>>, _> = Either::Right(b);
-        assert_eq!(right.call(Request::get("/")).await.status(), StatusCode::ACCEPTED);
+        let right: Either<Ready, Ready> =
+            Either::Right(app_fn(ready as fn(Request) -> std::future::Ready<&'static str>));
+        let res = right.call(Request::get("/")).await;
+        assert_eq!(res.into_body().collect_bytes().await.unwrap(), "ready");
     }
 }

@@ -32,6 +32,11 @@ use std::str::FromStr;
 /// }
 /// # Ok::<(), rsgi::factory::SettingError>(())
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an rsgi factory",
+    label = "expected a factory here",
+    note = "a section's `use` names a type implementing `rsgi::factory::Factory` (its settings type and a `build` function)"
+)]
 pub trait Factory {
     /// The settings a section may give.
     type Settings: Settings;

@@ -187,6 +187,7 @@ mod tests {
     use super::*;
 
     #[derive(Debug)]
+    #[allow(dead_code)] // read through `Debug` only
     struct Named(&'static str);
 
     #[test]

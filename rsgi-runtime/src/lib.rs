@@ -1,5 +1,5 @@
 //! The rsgi runtime: the [`App`] and [`Filter`] interface, [`UrlMap`],
-//! pipelines, the [`select`] composite, the standard OpenStack filters and
+//! pipelines, the [`select`](fn@select) composite, the standard OpenStack filters and
 //! the pooled server.
 //!
 //! Users depend on the `rsgi` facade crate, which re-exports all of this.
@@ -7,10 +7,14 @@
 
 pub mod app;
 pub mod body;
+pub mod echo;
 pub mod factory;
 pub mod filter;
 pub mod filters;
+pub mod loader;
 mod panic;
+#[doc(hidden)]
+pub mod private;
 pub mod request;
 pub mod select;
 pub mod server;

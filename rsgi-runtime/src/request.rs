@@ -359,15 +359,27 @@ pub(crate) fn normalize_path(path: &str) -> Option<String> {
 }
 
 fn needs_normalizing(path: &str) -> bool {
+    // One pass over the bytes: a segment needs work when it is empty (`//`)
+    // or starts with a dot (`.`, `..`, or the `%2e` spellings).
     let bytes = path.as_bytes();
-    // Every segment starts after a `/`; look at each one's first bytes.
-    bytes.iter().enumerate().any(|(i, &b)| {
-        b == b'/' && {
-            let rest = &path[i + 1..];
-            let seg = rest.split('/').next().unwrap_or("");
-            rest.starts_with('/') || is_dot(seg) || is_dot_dot(seg)
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'/' {
+            match bytes.get(i + 1) {
+                Some(b'/') => return true,
+                Some(b'.') | Some(b'%') => {
+                    let end = bytes[i + 1..].iter().position(|&b| b == b'/').map_or(bytes.len(), |p| i + 1 + p);
+                    let seg = &path[i + 1..end];
+                    if is_dot(seg) || is_dot_dot(seg) {
+                        return true;
+                    }
+                }
+                _ => {}
+            }
         }
-    })
+        i += 1;
+    }
+    false
 }
 
 fn is_dot(seg: &str) -> bool {
@@ -375,11 +387,10 @@ fn is_dot(seg: &str) -> bool {
 }
 
 fn is_dot_dot(seg: &str) -> bool {
-    matches!(seg.len(), 2 | 4 | 6)
-        && {
-            let s = seg.to_ascii_lowercase();
-            s == ".." || s == ".%2e" || s == "%2e." || s == "%2e%2e"
-        }
+    matches!(seg.len(), 2 | 4 | 6) && {
+        let s = seg.to_ascii_lowercase();
+        s == ".." || s == ".%2e" || s == "%2e." || s == "%2e%2e"
+    }
 }
 
 #[cfg(test)]
@@ -388,12 +399,7 @@ mod tests {
 
     macro_rules! case {
         ($input:expr => $expected:expr) => {
-            assert_eq!(
-                normalize_path($input).as_deref().unwrap_or($input),
-                $expected,
-                "normalizing {:?}",
-                $input
-            );
+            assert_eq!(normalize_path($input).as_deref().unwrap_or($input), $expected, "normalizing {:?}", $input);
         };
     }
 

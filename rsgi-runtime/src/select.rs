@@ -45,7 +45,7 @@ impl std::error::Error for SelectError {}
 /// use rsgi::{App, Request, app_fn, select};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # async fn main() -> Result<(), rsgi::BoxError> {
 /// let auth_strategy = "noauth2";
 /// let app = select("auth_strategy", auth_strategy)
 ///     .case("keystone", || app_fn(|_| async { "keystone" }))

@@ -30,7 +30,7 @@ use std::fmt;
 use http::{HeaderValue, StatusCode, header};
 use rustc_hash::FxHashMap;
 
-use crate::app::{App, Response};
+use crate::app::{App, EitherFuture, Response};
 use crate::body::Body;
 use crate::request::{Request, Scheme};
 
@@ -323,7 +323,7 @@ impl Table {
 /// use rsgi::{App, Request, UrlMap, app_fn};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # async fn main() -> Result<(), rsgi::BoxError> {
 /// let echo = || app_fn(|req: Request| async move { format!("{}|{}", req.script_name(), req.path_info()) });
 /// let map = UrlMap::new().try_mount("/", echo())?.try_mount("/v2.1", echo())?;
 ///
@@ -411,7 +411,7 @@ impl<A, N: fmt::Debug> fmt::Debug for UrlMap<A, N> {
 }
 
 impl<A: App, N: App> App for UrlMap<A, N> {
-    async fn call(&self, mut req: Request) -> Response {
+    fn call(&self, mut req: Request) -> impl Future<Output = Response> + Send {
         let found = match req.host() {
             Some(host) => self.table.find(Some(host), req.url_scheme(), req.path_info()),
             // Paste falls back to SERVER_NAME; only domain keys look at it.
@@ -424,9 +424,9 @@ impl<A: App, N: App> App for UrlMap<A, N> {
         match found {
             Some((index, len)) => {
                 req.shift_path(len);
-                self.apps[index].call(req).await
+                EitherFuture::Left { future: self.apps[index].call(req) }
             }
-            None => self.not_found.call(req).await,
+            None => EitherFuture::Right { future: self.not_found.call(req) },
         }
     }
 }

@@ -87,7 +87,10 @@ fn apply_proxy_headers(req: &mut Request) {
         }
     }
     let first_value = |name: &str| {
-        req.headers().get(name).and_then(|v| v.to_str().ok()).map(|v| v.split(',').next().unwrap_or("").trim().to_owned())
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(',').next().unwrap_or("").trim().to_owned())
     };
     proto = proto.or_else(|| first_value("x-forwarded-proto").map(|p| p.to_ascii_lowercase()));
     host = host.or_else(|| first_value("x-forwarded-host"));
@@ -113,7 +116,8 @@ mod tests {
     #[test]
     fn forwarded_beats_x_forwarded() {
         let mut req = Request::get("/x");
-        req.headers_mut().insert(header::FORWARDED, HeaderValue::from_static("for=1.2.3.4;proto=HTTPS;host=\"api.example\""));
+        req.headers_mut()
+            .insert(header::FORWARDED, HeaderValue::from_static("for=1.2.3.4;proto=HTTPS;host=\"api.example\""));
         req.headers_mut().insert("x-forwarded-proto", HeaderValue::from_static("http"));
         req.headers_mut().insert("x-forwarded-prefix", HeaderValue::from_static("/compute/"));
         apply_proxy_headers(&mut req);

@@ -115,6 +115,14 @@ pub fn new_request_id() -> HeaderValue {
     HeaderValue::from_bytes(&buf).unwrap_or_else(|_| HeaderValue::from_static("req-"))
 }
 
+impl crate::factory::Factory for RequestIdFilter {
+    type Settings = crate::factory::NoSettings;
+    type Output = RequestIdFilter;
+    fn build(_: crate::factory::NoSettings) -> RequestIdFilter {
+        RequestIdFilter
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,13 +135,5 @@ mod tests {
         assert!(is_request_id(a.as_bytes()), "{a:?}");
         assert_eq!(&a.as_bytes()[18..19], b"4");
         assert!(!is_request_id(b"req-nope"));
-    }
-}
-
-impl crate::factory::Factory for RequestIdFilter {
-    type Settings = crate::factory::NoSettings;
-    type Output = RequestIdFilter;
-    fn build(_: crate::factory::NoSettings) -> RequestIdFilter {
-        RequestIdFilter
     }
 }

@@ -86,11 +86,8 @@ fn too_large() -> Response {
 
 impl<A: App> App for SizeLimit<A> {
     async fn call(&self, mut req: Request) -> Response {
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
+        let declared =
+            req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|len| len > self.max) {
             return too_large();
         }
@@ -101,7 +98,12 @@ impl<A: App> App for SizeLimit<A> {
         }
         let tripped = Arc::new(AtomicBool::new(false));
         let body = req.take_body();
-        req.replace_body(Body::new(Limited { inner: body, remaining: self.max, limit: self.max, tripped: Arc::clone(&tripped) }));
+        req.replace_body(Body::new(Limited {
+            inner: body,
+            remaining: self.max,
+            limit: self.max,
+            tripped: Arc::clone(&tripped),
+        }));
         let res = self.inner.call(req).await;
         if tripped.load(Ordering::Acquire) { too_large() } else { res }
     }

@@ -25,7 +25,9 @@ impl std::str::FromStr for BindAddr {
         if let Some(path) = s.strip_prefix("unix:") {
             return Ok(BindAddr::Unix(PathBuf::from(path)));
         }
-        s.parse().map(BindAddr::Tcp).map_err(|e| format!("invalid bind address `{s}`: {e} (expected `IP:PORT` or `unix:PATH`)"))
+        s.parse()
+            .map(BindAddr::Tcp)
+            .map_err(|e| format!("invalid bind address `{s}`: {e} (expected `IP:PORT` or `unix:PATH`)"))
     }
 }
 

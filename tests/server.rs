@@ -1,0 +1,388 @@
+//! The pooled server against real clients on loopback: the pool bound,
+//! timeouts, bad input, panics, graceful shutdown (in process and on
+//! SIGTERM), HTTP/1.1 pipelining, h2c, TLS, Unix sockets and the access log.
+//! Every wait is bounded by `common::WAIT`.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use common::{TestServer, WAIT, get};
+use http_body_util::{BodyExt, Full};
+use rsgi::server::{Config, Protocol};
+use rsgi::{App, Request, app_fn};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+
+fn config() -> Config {
+    Config { log_format: None, ..Config::default() }
+}
+
+/// An app that holds each request until released, counting how many run at once.
+#[derive(Clone, Default)]
+struct Gate {
+    running: Arc<AtomicUsize>,
+    peak: Arc<AtomicUsize>,
+    entered: Arc<Notify>,
+    release: Arc<Notify>,
+}
+
+impl App for Gate {
+    async fn call(&self, req: Request) -> rsgi::Response {
+        if req.path_info() == "/fast" {
+            return rsgi::IntoResponse::into_response("fast");
+        }
+        let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+        self.entered.notify_waiters();
+        self.release.notified().await;
+        self.running.fetch_sub(1, Ordering::SeqCst);
+        rsgi::IntoResponse::into_response("released")
+    }
+}
+
+async fn wait_until(what: &str, cond: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < WAIT, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pool_bounds_requests_in_flight_and_idle_connections_hold_no_slot() {
+    let gate = Gate::default();
+    let server = TestServer::with_config(gate.clone(), Config { pool_size: 4, ..config() }).await;
+
+    // 50 keep-alive connections that each made one request and now sit idle.
+    let mut idle = Vec::new();
+    for _ in 0..50 {
+        let mut s = TcpStream::connect(server.addr).await.unwrap();
+        s.write_all(b"GET /fast HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        let mut buf = [0u8; 256];
+        let n = tokio::time::timeout(WAIT, s.read(&mut buf)).await.unwrap().unwrap();
+        assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+        idle.push(s);
+    }
+
+    // Five slow requests: four run, the fifth waits for a slot.
+    let url = server.url("/slow");
+    let mut slow = Vec::new();
+    for _ in 0..5 {
+        let url = url.clone();
+        slow.push(tokio::spawn(async move { get(&url).await.text() }));
+    }
+    wait_until("four requests run", || gate.running.load(Ordering::SeqCst) == 4).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(gate.running.load(Ordering::SeqCst), 4, "the fifth request waits");
+
+    // Release one at a time until all five were served.
+    for served in 0..5 {
+        gate.release.notify_one();
+        wait_until("a slow request finishes", || slow.iter().filter(|t| t.is_finished()).count() > served).await;
+    }
+    for t in slow {
+        assert_eq!(t.await.unwrap(), "released");
+    }
+    assert_eq!(gate.peak.load(Ordering::SeqCst), 4);
+    // The idle connections still work, and a new client is served.
+    assert_eq!(get(&server.url("/fast")).await.text(), "fast");
+    drop(idle);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn silent_and_slow_header_connections_are_closed_others_served() {
+    let server = TestServer::with_config(
+        app_fn(|_| async { "ok" }),
+        Config { header_read_timeout: Duration::from_millis(600), ..config() },
+    )
+    .await;
+    let start = Instant::now();
+    let silent = TcpStream::connect(server.addr).await.unwrap();
+    let mut slow = TcpStream::connect(server.addr).await.unwrap();
+    let slowloris = tokio::spawn(async move {
+        let head = b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+        for b in head {
+            if slow.write_all(&[*b]).await.is_err() {
+                return Instant::now();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let mut buf = [0u8; 64];
+        let _ = slow.read(&mut buf).await;
+        Instant::now()
+    });
+    // Meanwhile other clients are served.
+    for _ in 0..5 {
+        assert_eq!(get(&server.url("/")).await.text(), "ok");
+    }
+    let mut silent = silent;
+    let mut buf = [0u8; 64];
+    let n = tokio::time::timeout(WAIT, silent.read(&mut buf)).await.expect("closed in time").unwrap_or(0);
+    assert_eq!(n, 0, "the silent connection is closed without a response");
+    let closed_after = start.elapsed();
+    assert!(closed_after >= Duration::from_millis(500) && closed_after < Duration::from_secs(3), "{closed_after:?}");
+    let slow_end = tokio::time::timeout(WAIT, slowloris).await.unwrap().unwrap();
+    assert!(slow_end - start < Duration::from_secs(3), "the slow head was cut off: {:?}", slow_end - start);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn bad_requests_get_4xx_and_the_server_lives_on() {
+    for protocol in [Protocol::Auto, Protocol::Http1] {
+        let server =
+            TestServer::with_config(app_fn(|_| async { "ok" }), Config { max_header_size: 8192, protocol, ..config() })
+                .await;
+        let malformed = common::raw(server.addr, b"GARBAGE\r\n\r\n").await;
+        assert!(malformed.starts_with("HTTP/1.1 400"), "{protocol:?}: {malformed}");
+        let big = format!("GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(20_000));
+        let oversized = common::raw(server.addr, big.as_bytes()).await;
+        assert!(oversized.starts_with("HTTP/1.1 431"), "{protocol:?}: {oversized}");
+        let many: String = (0..200).map(|i| format!("X-H{i}: v\r\n")).collect();
+        let too_many = common::raw(server.addr, format!("GET / HTTP/1.1\r\nHost: x\r\n{many}\r\n").as_bytes()).await;
+        assert!(too_many.starts_with("HTTP/1.1 431"), "{protocol:?}: {too_many}");
+        assert_eq!(get(&server.url("/")).await.text(), "ok");
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_app_gets_a_500_and_the_next_request_is_fine() {
+    let app = app_fn(|req: Request| async move {
+        if req.path_info() == "/panic" {
+            panic!("app bug");
+        }
+        "fine"
+    });
+    let server = TestServer::start(app).await;
+    // On one keep-alive connection: the panic costs that request only.
+    let client = common::client();
+    for (path, status) in [("/panic", 500), ("/ok", 200), ("/panic", 500), ("/ok", 200)] {
+        let res = client.get(server.url(path).parse().unwrap()).await.unwrap();
+        assert_eq!(res.status().as_u16(), status, "{path}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn pipelined_requests_are_answered_in_order() {
+    let server = TestServer::start(app_fn(|req: Request| async move { req.path_info().to_owned() })).await;
+    let mut s = TcpStream::connect(server.addr).await.unwrap();
+    s.write_all(b"GET /one HTTP/1.1\r\nHost: x\r\n\r\nGET /two HTTP/1.1\r\nHost: x\r\n\r\nGET /three HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+    let mut out = String::new();
+    tokio::time::timeout(WAIT, s.read_to_string(&mut out)).await.unwrap().unwrap();
+    let bodies: Vec<&str> =
+        out.split("HTTP/1.1 200 OK").skip(1).map(|r| r.rsplit("\r\n\r\n").next().unwrap()).collect();
+    assert_eq!(bodies, ["/one", "/two", "/three"]);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn graceful_shutdown_finishes_in_flight_requests() {
+    let gate = Gate::default();
+    let server = TestServer::with_config(gate.clone(), config()).await;
+    let url = server.url("/slow");
+    let in_flight: Vec<_> = (0..3)
+        .map(|_| {
+            let u = url.clone();
+            tokio::spawn(async move { get(&u).await.text() })
+        })
+        .collect();
+    wait_until("three requests run", || gate.running.load(Ordering::SeqCst) == 3).await;
+    server.trigger.fire();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // New connections are refused once shutdown started…
+    assert!(TcpStream::connect(server.addr).await.is_err(), "the listener is closed");
+    // …and the in-flight requests still complete.
+    gate.release.notify_waiters();
+    for t in in_flight {
+        assert_eq!(tokio::time::timeout(WAIT, t).await.unwrap().unwrap(), "released");
+    }
+    tokio::time::timeout(WAIT, server.task).await.unwrap().unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn h2c_prior_knowledge() {
+    let server = TestServer::start(app_fn(|req: Request| async move { format!("{:?}", req.version()) })).await;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .http2_only(true)
+        .build_http::<Full<Bytes>>();
+    let res = tokio::time::timeout(WAIT, client.get(server.url("/").parse().unwrap())).await.unwrap().unwrap();
+    assert_eq!(res.version(), http::Version::HTTP_2);
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(body, "HTTP/2.0");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn tls_with_alpn_h2_and_http11() {
+    use tokio_rustls::rustls::{self, pki_types::ServerName};
+    let dir = std::env::temp_dir().join(format!("rsgi-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let (cert_file, key_file) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_file, cert.cert.pem()).unwrap();
+    std::fs::write(&key_file, cert.signing_key.serialize_pem()).unwrap();
+    let app = app_fn(|req: Request| async move { format!("{} {:?}", req.url_scheme(), req.version()) });
+    let server =
+        TestServer::with_config(app, Config { cert_file: Some(cert_file), key_file: Some(key_file), ..config() }).await;
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.cert.der().clone()).unwrap();
+    for (alpn, expected) in [(&b"h2"[..], "https HTTP/2.0"), (&b"http/1.1"[..], "https HTTP/1.1")] {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots.clone())
+            .with_no_client_auth();
+        tls.alpn_protocols = vec![alpn.to_vec()];
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(tls));
+        let tcp = TcpStream::connect(server.addr).await.unwrap();
+        let stream = connector.connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
+        let io = hyper_util::rt::TokioIo::new(stream);
+        let req = http::Request::get("/").header("host", "localhost").body(Full::<Bytes>::default()).unwrap();
+        let res = if alpn == b"h2" {
+            let (mut send, conn) =
+                hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), io).await.unwrap();
+            tokio::spawn(conn);
+            send.send_request(req).await.unwrap()
+        } else {
+            let (mut send, conn) = hyper::client::conn::http1::handshake(io).await.unwrap();
+            tokio::spawn(conn);
+            send.send_request(req).await.unwrap()
+        };
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(body, expected);
+    }
+    server.stop().await;
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn unix_socket() {
+    let path = std::env::temp_dir().join(format!("rsgi-test-{}.sock", std::process::id()));
+    let listener = rsgi::server::Listener::bind(&rsgi::server::BindAddr::Unix(path.clone()), 128, false).unwrap();
+    let trigger = rsgi::server::Trigger::new();
+    let shutdown = trigger.wait();
+    let task = tokio::spawn(async move {
+        rsgi::server::serve(listener, &config(), app_fn(|_| async { "over unix" }), shutdown).await
+    });
+    let mut s = tokio::net::UnixStream::connect(&path).await.unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+    let mut out = String::new();
+    tokio::time::timeout(WAIT, s.read_to_string(&mut out)).await.unwrap().unwrap();
+    assert!(out.starts_with("HTTP/1.1 200") && out.ends_with("over unix"), "{out}");
+    trigger.fire();
+    tokio::time::timeout(WAIT, task).await.unwrap().unwrap().unwrap();
+}
+
+/// The server's own access log (the `log_format` option), in Nova's format.
+#[tokio::test(flavor = "current_thread")]
+async fn access_log_in_novas_default_format() {
+    use std::sync::Mutex;
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .without_time()
+        .with_target(false)
+        .with_level(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let server =
+        TestServer::with_config(app_fn(|_| async { (http::StatusCode::CREATED, "made") }), Config::default()).await;
+    let client = common::client();
+    let req = http::Request::post(server.url("/v2.1/servers")).body(Full::new(Bytes::from_static(b"{}"))).unwrap();
+    let res = client.request(req).await.unwrap();
+    let _ = res.into_body().collect().await;
+    server.stop().await;
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let line = log.lines().find(|l| l.contains("status:")).unwrap_or_else(|| panic!("no access line: {log}"));
+    let re_prefix = "127.0.0.1 \"POST /v2.1/servers HTTP/1.1\" status: 201 len: 4 time: ";
+    assert!(line.trim_start().starts_with(re_prefix), "{line}");
+}
+
+/// SIGTERM to a real server process with requests in flight: they all
+/// complete, then the process exits 0. The test binary re-runs itself as
+/// the server (`RSGI_TEST_CHILD_SERVER` names the port file).
+#[cfg(unix)]
+#[test]
+fn sigterm_drains_in_flight_requests_then_exits_0() {
+    if let Ok(port_file) = std::env::var("RSGI_TEST_CHILD_SERVER") {
+        return child_server(&port_file);
+    }
+    let port_file = std::env::temp_dir().join(format!("rsgi-child-{}.port", std::process::id()));
+    let _ = std::fs::remove_file(&port_file);
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "sigterm_drains_in_flight_requests_then_exits_0", "--nocapture", "--test-threads", "1"])
+        .env("RSGI_TEST_CHILD_SERVER", &port_file)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let port: u16 = loop {
+        if let Some(p) = std::fs::read_to_string(&port_file).ok().and_then(|s| s.trim().parse().ok()) {
+            break p;
+        }
+        assert!(start.elapsed() < WAIT, "child server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let replies = rt.block_on(async move {
+        let requests: Vec<_> = (0..4)
+            .map(|_| tokio::spawn(async move { get(&format!("http://127.0.0.1:{port}/slow")).await.text() }))
+            .collect();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+        let mut replies = Vec::new();
+        for r in requests {
+            replies.push(tokio::time::timeout(WAIT, r).await.unwrap().unwrap());
+        }
+        let start = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break (replies, status);
+            }
+            assert!(start.elapsed() < WAIT, "the server did not exit");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    let (replies, status) = replies;
+    assert_eq!(replies, vec!["slept"; 4]);
+    assert!(status.success(), "exit status {status:?}");
+    let _ = std::fs::remove_file(&port_file);
+}
+
+fn child_server(port_file: &str) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    std::fs::write(port_file, listener.local_addr().unwrap().port().to_string()).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async move {
+        listener.set_nonblocking(true).unwrap();
+        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+        let app = app_fn(|_| async {
+            tokio::time::sleep(Duration::from_millis(800)).await;
+            "slept"
+        });
+        rsgi::server::serve(listener, &config(), app, rsgi::server::shutdown::signal()).await.unwrap();
+    });
+}
