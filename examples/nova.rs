@@ -1,35 +1,24 @@
-//! Nova's compute API deployment (the shape of its `api-paste.ini`) as an
-//! rsgi program, with a small in-memory servers API behind it.
-//!
-//! ```text
-//! [composite:osapi_compute]          urlmap
-//!   /        → oscomputeversions       cors faultwrap request_log http_proxy_to_wsgi versions
-//!   /v2      → oscomputeversion_legacy cors compute_req_id faultwrap request_log http_proxy_to_wsgi legacy_v2 versions_v2
-//!   /v2.1    → oscomputeversion_v2     cors compute_req_id faultwrap request_log http_proxy_to_wsgi versions_v2
-//!   /v2/+    → api_v21_legacy          select on auth_strategy (… legacy_v2 servers)
-//!   /v2.1/+  → api_v21                 select on auth_strategy:
-//!       keystone = cors http_proxy_to_wsgi compute_req_id faultwrap request_log sizelimit authtoken keystonecontext servers
-//!       noauth2  = cors http_proxy_to_wsgi compute_req_id faultwrap request_log sizelimit noauth2 servers
-//! ```
+//! Nova's compute API deployment — the sections and pipelines of its
+//! `api-paste.ini` — compiled by `deploy!`, with a small in-memory servers
+//! API behind it.
 //!
 //! Run it: `cargo run --release --example nova` (listens on 127.0.0.1:8774,
 //! `auth_strategy = noauth2`), then
 //! `curl -s localhost:8774/v2.1/servers -H 'X-Auth-Project-Id: demo'`.
+//! `AUTH_STRATEGY=keystone` selects the keystone pipeline, whose
+//! `authtoken` accepts `X-Auth-Token: secret` (the `admin_token` below).
 //!
-//! Options: `--bind ADDR`, `--auth-strategy noauth2|keystone`,
-//! `--admin-token TOKEN` (what `authtoken` accepts in `X-Auth-Token` with
-//! keystone), and every server option (`--pool-size`, `--workers`, …).
+//! Options: `--bind ADDR` and every server option (`--pool-size`,
+//! `--workers`, `--protocol`, … see `rsgi::server::Config::set`).
+//! Read what `deploy!` made of it: `cargo expand --example nova`.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use rsgi::filters::{
-    CorsFilter, FaultWrapFilter, HttpProxyToWsgiFilter, RequestIdFilter, RequestLogFilter, SizeLimitFilter,
-};
+use rsgi::factory::{Factory, NoSettings};
 use rsgi::http::{HeaderValue, Method, StatusCode, header};
-use rsgi::server::Config;
-use rsgi::{App, Filter, IntoResponse, Json, Request, Response, UrlMap, pipeline, select};
+use rsgi::{App, Filter, IntoResponse, Json, Request, Response};
 use serde_json::json;
 
 // ---------------------------------------------------------------- filters
@@ -284,127 +273,164 @@ impl App for ServersApi {
     }
 }
 
-// ---------------------------------------------------------------- composition
+// ---------------------------------------------------------------- factories
 
-/// The five kinds of mount of `osapi_compute`.
-enum OsapiCompute<V, L, W, A, B> {
-    Versions(V),
-    LegacyVersion(L),
-    Version(W),
-    ApiLegacy(A),
-    Api(B),
+/// `oscomputeversionapp`: every API version (`300 Multiple Choices`).
+#[derive(Debug)]
+struct VersionsApp;
+
+/// `oscomputeversionapp_v2`: the version at the mount it sits under.
+#[derive(Debug)]
+struct VersionApp;
+
+impl App for VersionsApp {
+    fn call(&self, req: Request) -> impl Future<Output = Response> + Send {
+        Versions::All.call(req)
+    }
 }
 
-impl<V: App, L: App, W: App, A: App, B: App> App for OsapiCompute<V, L, W, A, B> {
-    async fn call(&self, req: Request) -> Response {
-        match self {
-            OsapiCompute::Versions(a) => a.call(req).await,
-            OsapiCompute::LegacyVersion(a) => a.call(req).await,
-            OsapiCompute::Version(a) => a.call(req).await,
-            OsapiCompute::ApiLegacy(a) => a.call(req).await,
-            OsapiCompute::Api(a) => a.call(req).await,
+impl App for VersionApp {
+    fn call(&self, req: Request) -> impl Future<Output = Response> + Send {
+        Versions::One.call(req)
+    }
+}
+
+/// Factories without settings: the type builds itself.
+macro_rules! unit_factory {
+    ($($ty:ident => $make:expr),* $(,)?) => {$(
+        impl Factory for $ty {
+            type Settings = NoSettings;
+            type Output = $ty;
+            fn build(_: NoSettings) -> $ty {
+                $make
+            }
         }
+    )*};
+}
+unit_factory!(
+    VersionsApp => VersionsApp,
+    VersionApp => VersionApp,
+    ServersApi => ServersApi::new(),
+    NoAuth2 => NoAuth2,
+    KeystoneContext => KeystoneContext,
+    LegacyV2 => LegacyV2,
+);
+
+rsgi::settings! {
+    /// Settings of `authtoken`.
+    struct AuthTokenSettings {
+        /// The one token accepted in `X-Auth-Token`.
+        admin_token: String = String::new(),
     }
 }
 
-/// The settings the deployment reads (Nova's `[api] auth_strategy`, …).
-struct Settings {
-    auth_strategy: String,
-    admin_token: String,
-}
-
-fn cors() -> CorsFilter {
-    CorsFilter::new().allowed_origin("*").allow_header("x-auth-token").expose_header("x-openstack-request-id")
-}
-
-fn osapi_compute(settings: &Settings) -> Result<impl App, Box<dyn std::error::Error>> {
-    let proxy = HttpProxyToWsgiFilter::new(false);
-    let log = RequestLogFilter::default();
-    let oscomputeversions =
-        pipeline().filter(cors()).filter(FaultWrapFilter::new()).filter(log.clone()).filter(proxy).app(Versions::All);
-    let oscomputeversion_legacy_v2 = pipeline()
-        .filter(cors())
-        .filter(RequestIdFilter)
-        .filter(FaultWrapFilter::new())
-        .filter(log.clone())
-        .filter(proxy)
-        .filter(LegacyV2)
-        .app(Versions::One);
-    let oscomputeversion_v2 = pipeline()
-        .filter(cors())
-        .filter(RequestIdFilter)
-        .filter(FaultWrapFilter::new())
-        .filter(log.clone())
-        .filter(proxy)
-        .app(Versions::One);
-    // `pipeline_factory_v21`: the same API behind either auth pipeline.
-    let api_v21 = |legacy: bool| {
-        let strategy = settings.auth_strategy.as_str();
-        let token = settings.admin_token.clone();
-        let log = log.clone();
-        let common = move || {
-            pipeline()
-                .filter(cors())
-                .filter(proxy)
-                .filter(RequestIdFilter)
-                .filter(FaultWrapFilter::new())
-                .filter(log.clone())
-                .filter(SizeLimitFilter::default())
-        };
-        let common2 = common.clone();
-        select("auth_strategy", strategy)
-            .case("keystone", move || {
-                common()
-                    .filter(AuthToken { token })
-                    .filter(KeystoneContext)
-                    .filter(LegacyOr(legacy))
-                    .app(ServersApi::new())
-            })
-            .case("noauth2", move || common2().filter(NoAuth2).filter(LegacyOr(legacy)).app(ServersApi::new()))
-            .build()
-    };
-    Ok(UrlMap::new()
-        .try_mount("/", OsapiCompute::Versions(oscomputeversions))?
-        .try_mount("/v2", OsapiCompute::LegacyVersion(oscomputeversion_legacy_v2))?
-        .try_mount("/v2.1", OsapiCompute::Version(oscomputeversion_v2))?
-        .try_mount("/v2/+", OsapiCompute::ApiLegacy(api_v21(true)?))?
-        .try_mount("/v2.1/+", OsapiCompute::Api(api_v21(false)?))?)
-}
-
-/// `legacy_v2_compatible` where the pipeline has it, nothing elsewhere.
-#[derive(Clone, Copy, Debug)]
-struct LegacyOr(bool);
-
-impl<A: App> Filter<A> for LegacyOr {
-    type Output = rsgi::Either<Wrapped<LegacyV2, A>, A>;
-    fn wrap(&self, inner: A) -> Self::Output {
-        if self.0 { rsgi::Either::Left(LegacyV2.wrap(inner)) } else { rsgi::Either::Right(inner) }
+impl Factory for AuthToken {
+    type Settings = AuthTokenSettings;
+    type Output = AuthToken;
+    fn build(s: AuthTokenSettings) -> AuthToken {
+        AuthToken { token: s.admin_token }
     }
+}
+
+// ---------------------------------------------------------------- deployment
+
+rsgi::deploy! {
+    [DEFAULT]
+    auth_strategy = "noauth2"
+    admin_token = "secret"
+
+    [composite:osapi_compute]
+    use = urlmap
+    "/" = oscomputeversions
+    "/v2" = oscomputeversion_legacy_v2
+    "/v2.1" = oscomputeversion_v2
+    // Only when something follows the slash: `/v2.1` and `/v2.1/` stay
+    // with the unauthenticated version document.
+    "/v2/+" = openstack_compute_api_v21_legacy_v2_compatible
+    "/v2.1/+" = openstack_compute_api_v21
+
+    // Nova's `pipeline_factory_v21`: one pipeline per `auth_strategy`.
+    [composite:openstack_compute_api_v21]
+    use = select
+    keystone = cors http_proxy_to_wsgi compute_req_id faultwrap request_log sizelimit authtoken keystonecontext osapi_compute_app_v21
+    noauth2 = cors http_proxy_to_wsgi compute_req_id faultwrap request_log sizelimit noauth2 osapi_compute_app_v21
+
+    [composite:openstack_compute_api_v21_legacy_v2_compatible]
+    use = select
+    keystone = cors http_proxy_to_wsgi compute_req_id faultwrap request_log sizelimit authtoken keystonecontext legacy_v2_compatible osapi_compute_app_v21
+    noauth2 = cors http_proxy_to_wsgi compute_req_id faultwrap request_log sizelimit noauth2 legacy_v2_compatible osapi_compute_app_v21
+
+    [filter:request_log]
+    use = rsgi::filters::RequestLogFilter
+
+    [filter:compute_req_id]
+    use = rsgi::filters::RequestIdFilter
+
+    [filter:faultwrap]
+    use = rsgi::filters::FaultWrapFilter
+
+    [filter:sizelimit]
+    use = rsgi::filters::SizeLimitFilter
+    max_request_body_size = 114688
+
+    [filter:http_proxy_to_wsgi]
+    use = rsgi::filters::HttpProxyToWsgiFilter
+    enable_proxy_headers_parsing = false
+
+    [filter:legacy_v2_compatible]
+    use = LegacyV2
+
+    [app:osapi_compute_app_v21]
+    use = ServersApi
+
+    [pipeline:oscomputeversions]
+    pipeline = cors faultwrap request_log http_proxy_to_wsgi oscomputeversionapp
+
+    [pipeline:oscomputeversion_v2]
+    pipeline = cors compute_req_id faultwrap request_log http_proxy_to_wsgi oscomputeversionapp_v2
+
+    [pipeline:oscomputeversion_legacy_v2]
+    pipeline = cors compute_req_id faultwrap request_log http_proxy_to_wsgi legacy_v2_compatible oscomputeversionapp_v2
+
+    [app:oscomputeversionapp]
+    use = VersionsApp
+
+    [app:oscomputeversionapp_v2]
+    use = VersionApp
+
+    [filter:cors]
+    use = rsgi::filters::CorsFilter
+    allowed_origin = "*"
+    allow_headers = "X-Auth-Token, X-OpenStack-Request-ID, X-Auth-Project-Id"
+    expose_headers = "X-OpenStack-Request-ID"
+
+    [filter:keystonecontext]
+    use = KeystoneContext
+
+    [filter:authtoken]
+    use = AuthToken
+    get admin_token = admin_token
+
+    [filter:noauth2]
+    use = NoAuth2
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
-    let mut config = Config { bind: "127.0.0.1:8774".parse()?, ..Config::default() };
-    let mut settings = Settings { auth_strategy: "noauth2".to_owned(), admin_token: "secret".to_owned() };
-    let mut args = config.apply_args(std::env::args().skip(1))?.into_iter();
-    while let Some(arg) = args.next() {
-        let mut value = |name: &str| args.next().ok_or_else(|| format!("`{name}` needs a value"));
-        match arg.as_str() {
-            "--auth-strategy" => settings.auth_strategy = value("--auth-strategy")?,
-            "--admin-token" => settings.admin_token = value("--admin-token")?,
-            "--help" | "-h" => {
-                println!(
-                    "usage: nova [--bind ADDR] [--auth-strategy noauth2|keystone] [--admin-token TOKEN] [--SERVER-OPTION VALUE …]"
-                );
-                return Ok(());
-            }
-            other => return Err(format!("unknown argument `{other}` (try --help)").into()),
+    // The pipelines log each request (`request_log`): no second line from the server.
+    let mut config = rsgi::server::Config { bind: "127.0.0.1:8774".parse()?, log_format: None, ..Default::default() };
+    let rest = config.apply_args(std::env::args().skip(1))?;
+    if let Some(arg) = rest.first() {
+        if arg == "--help" || arg == "-h" {
+            println!("usage: nova [--bind ADDR] [--SERVER-OPTION VALUE …]   (AUTH_STRATEGY=noauth2|keystone)");
+            return Ok(());
         }
+        return Err(format!("unknown argument `{arg}` (try --help)").into());
     }
-    let app = osapi_compute(&settings)?;
-    tracing::info!(auth_strategy = %settings.auth_strategy, bind = %config.bind, "nova API starting");
+    let app = deployment::osapi_compute();
+    tracing::info!(bind = %config.bind, "nova API starting");
     rsgi::server::run(config, app)?;
     Ok(())
 }

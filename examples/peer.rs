@@ -13,7 +13,9 @@
 //!
 //! Run: `cargo run --release --example peer -- --bind 127.0.0.1:18090`.
 //! `--filters 0` serves the same map without the 10 filters (to price them);
-//! every server option of `rsgi::server::Config::set` is accepted as a flag.
+//! `--by-hand` serves the 10-filter map composed by hand with `pipeline()`
+//! instead (what `deploy!` should cost exactly the same as); every server
+//! option of `rsgi::server::Config::set` is accepted as a flag.
 
 use rsgi::factory::{Factory, NoSettings};
 use rsgi::server::Config;
@@ -146,6 +148,7 @@ fn main() -> std::io::Result<()> {
         Config { bind: "127.0.0.1:18090".parse().expect("address"), log_format: None, ..Config::default() };
     let rest = config.apply_args(std::env::args().skip(1)).map_err(invalid)?;
     let mut filters = 10;
+    let mut by_hand = false;
     let mut rest = rest.into_iter();
     while let Some(arg) = rest.next() {
         match arg.as_str() {
@@ -153,14 +156,34 @@ fn main() -> std::io::Result<()> {
                 filters =
                     rest.next().and_then(|n| n.parse().ok()).ok_or_else(|| invalid("`--filters` takes 0 or 10"))?
             }
+            "--by-hand" => by_hand = true,
             "--help" | "-h" => {
-                println!("usage: peer [--bind ADDR] [--filters 0|10] [--SERVER-OPTION VALUE …]");
+                println!("usage: peer [--bind ADDR] [--filters 0|10] [--by-hand] [--SERVER-OPTION VALUE …]");
                 return Ok(());
             }
             other => return Err(invalid(format!("unknown argument `{other}`"))),
         }
     }
     match filters {
+        // The same deployment nested by hand, to compare with what deploy! generates.
+        10 if by_hand => {
+            let api_v21 = rsgi::pipeline()
+                .filter(Pass)
+                .filter(Pass)
+                .filter(Pass)
+                .filter(Pass)
+                .filter(Pass)
+                .filter(Pass)
+                .filter(Pass)
+                .filter(Pass)
+                .filter(Pass)
+                .filter(Pass)
+                .app(Servers);
+            let main = rsgi::UrlMap::new()
+                .mount("/", rsgi::Either::Left(Versions))
+                .mount("/v2.1", rsgi::Either::Right(api_v21));
+            rsgi::server::run(config, main)
+        }
         0 => rsgi::server::run(config, zero::main()),
         10 => rsgi::server::run(config, ten::main()),
         n => Err(invalid(format!("`--filters {n}`: expected 0 or 10"))),

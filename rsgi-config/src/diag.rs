@@ -93,6 +93,12 @@ pub enum Code {
     Choice,
     /// The deployment nests too deep or grows too large to resolve.
     TooLarge,
+    /// A line of a `[routes:…]` section that is no route, an unknown
+    /// method, an invalid pattern, or a handler that is not one name.
+    Route,
+    /// Two routes whose patterns conflict, or the same method and pattern
+    /// twice.
+    RouteConflict,
 }
 
 /// A secondary location with a message, such as "first defined here".

@@ -240,6 +240,7 @@ impl Parser {
                         value: String::new(),
                         value_loc: loc,
                         word_locs: Vec::new(),
+                        key_word_locs: Vec::new(),
                     });
                 }
             }

@@ -105,6 +105,7 @@ pub mod interp;
 pub mod model;
 pub mod raw;
 mod resolve;
+pub mod routes;
 mod site;
 pub mod uri;
 pub mod urlmap_key;
@@ -112,8 +113,8 @@ pub mod urlmap_key;
 pub use diag::{Code, Diagnostic, Label, Loc, render_all};
 pub use model::{
     AppNode, Builtins, Choice, Classifier, Composite, CompositeKind, Conf, Factory, FactoryRef, FilterApp, FilterNode,
-    Keyed, Leaf, Loadable, Mount, ObjectType, Pipeline, Protocol, Resolved, SectionKind, SectionRef, Setting, Shape,
-    UrlMap,
+    Keyed, Leaf, Loadable, Mount, ObjectType, Pipeline, Protocol, Resolved, Route, RouteTable, SectionKind, SectionRef,
+    Setting, Shape, UrlMap,
 };
 pub use raw::{RawDocument, RawEntry, RawSection};
 pub use resolve::{Model, Options};

@@ -34,7 +34,9 @@ impl ObjectType {
     /// `config_prefixes`): within a group the first prefix with a match wins.
     pub(crate) fn prefix_groups(self) -> &'static [&'static [&'static str]] {
         match self {
-            ObjectType::App => &[&["app", "application"], &["composite", "composit"], &["pipeline"], &["filter-app"]],
+            ObjectType::App => {
+                &[&["app", "application"], &["composite", "composit"], &["pipeline"], &["filter-app"], &["routes"]]
+            }
             ObjectType::Filter => &[&["filter"]],
             ObjectType::Server => &[&["server"]],
         }
@@ -62,6 +64,8 @@ pub enum SectionKind {
     Filter,
     /// `[server:x]`.
     Server,
+    /// `[routes:x]`: a route table, `METHOD "pattern" = handler` lines.
+    Routes,
 }
 
 impl SectionKind {
@@ -75,6 +79,7 @@ impl SectionKind {
         ("filter-app", SectionKind::FilterApp),
         ("filter", SectionKind::Filter),
         ("server", SectionKind::Server),
+        ("routes", SectionKind::Routes),
     ];
 
     /// The kind for a prefix (case-sensitive): `app` and `application` are
@@ -102,6 +107,7 @@ impl SectionKind {
             SectionKind::FilterApp => "filter-app",
             SectionKind::Filter => "filter",
             SectionKind::Server => "server",
+            SectionKind::Routes => "routes",
         }
     }
 }
@@ -321,6 +327,36 @@ pub enum AppNode<S> {
         /// The wrapping filter (outermost).
         filter: Box<FilterNode<S>>,
     },
+    /// `[routes:x]`: a route table.
+    Routes(RouteTable<S>),
+}
+
+/// A `[routes:x]` section: its routes, in source order, checked (valid
+/// methods and patterns, no conflicts, no duplicates; see
+/// [`crate::routes`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteTable<S> {
+    /// The `[routes:x]` section.
+    pub section: SectionRef<S>,
+    /// The routes; a route's index is its id.
+    pub routes: Vec<Route<S>>,
+}
+
+/// One line of a `[routes:x]` section: `GET|HEAD "/servers/{id}" = show`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route<S> {
+    /// The methods, upper-case, in the order written; empty for `*` (any
+    /// method).
+    pub methods: Vec<String>,
+    /// The path pattern, in `matchit` syntax (`/servers/{id}`).
+    pub pattern: String,
+    /// The handler as written: a Rust path, or a name the run-time
+    /// registry knows.
+    pub handler: String,
+    /// Where the pattern is.
+    pub pattern_loc: Option<S>,
+    /// Where the handler is.
+    pub handler_loc: Option<S>,
 }
 
 /// A filter: a factory of app wrappers.
@@ -527,6 +563,7 @@ impl<S> AppNode<S> {
             AppNode::Pipeline(p) => Some(&p.section),
             AppNode::FilterApp(f) => Some(&f.section),
             AppNode::FilterWith { inner, .. } => inner.section(),
+            AppNode::Routes(t) => Some(&t.section),
         }
     }
 }

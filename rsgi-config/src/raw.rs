@@ -47,6 +47,10 @@ pub struct RawEntry<S> {
     /// `value` (so a pipeline item on a continuation line, or an ident in a
     /// `deploy!` list, gets its own location).
     pub word_locs: Vec<S>,
+    /// Either empty, or one location per part of the key where a front
+    /// end knows them: for a route line (`GET|HEAD "/x"`), each method
+    /// then the pattern.
+    pub key_word_locs: Vec<S>,
 }
 
 impl<S> RawDocument<S> {
@@ -74,6 +78,12 @@ impl<S: Clone> RawEntry<S> {
     /// the front end recorded one, else the value's.
     pub fn word_loc(&self, i: usize) -> S {
         self.word_locs.get(i).unwrap_or(&self.value_loc).clone()
+    }
+
+    /// The location of the `i`-th part of the key: its own location when
+    /// the front end recorded one, else the key's.
+    pub fn key_word_loc(&self, i: usize) -> S {
+        self.key_word_locs.get(i).unwrap_or(&self.key_loc).clone()
     }
 }
 
@@ -110,7 +120,10 @@ pub fn duplicates<S: Clone>(doc: &RawDocument<S>) -> Vec<Diagnostic<S>> {
         }
         let mut local: BTreeMap<&str, &S> = BTreeMap::new();
         let keys = if is_default { &mut default_keys } else { &mut local };
-        for entry in &section.entries {
+        // Route lines have their own duplicate rule (same method and
+        // pattern, `GET|POST "/x"` against `GET "/x"`): see `crate::routes`.
+        let is_routes = section.header.split_once(':').is_some_and(|(p, _)| p == "routes");
+        for entry in section.entries.iter().filter(|e| !is_routes || e.key == "filter-with") {
             if let Some(first) = keys.get(entry.key.as_str()) {
                 out.push(
                     Diagnostic::new(
@@ -154,6 +167,7 @@ mod tests {
                                 value: String::new(),
                                 value_loc: l,
                                 word_locs: vec![],
+                                key_word_locs: vec![],
                             }
                         })
                         .collect(),

@@ -23,6 +23,9 @@ pub(crate) enum Site {
     Value(usize, usize),
     /// Word `.2` of the value of entry `.1` of section `.0`.
     Word(usize, usize, usize),
+    /// Part `.2` of the key of entry `.1` of section `.0` (a route's
+    /// method or pattern).
+    KeyWord(usize, usize, usize),
 }
 
 impl Site {
@@ -34,6 +37,7 @@ impl Site {
             Site::Key(s, e) => doc.sections.get(s)?.entries.get(e).map(|e| e.key_loc.clone()),
             Site::Value(s, e) => doc.sections.get(s)?.entries.get(e).map(|e| e.value_loc.clone()),
             Site::Word(s, e, w) => doc.sections.get(s)?.entries.get(e).map(|e| e.word_loc(w)),
+            Site::KeyWord(s, e, w) => doc.sections.get(s)?.entries.get(e).map(|e| e.key_word_loc(w)),
         }
     }
 }

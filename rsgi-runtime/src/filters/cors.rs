@@ -193,22 +193,27 @@ impl<A> Cors<A> {
 }
 
 crate::settings! {
-    /// Settings of [`CorsFilter`] (oslo's option names).
+    /// Settings of [`CorsFilter`] (oslo's option names; lists are
+    /// comma-separated, as oslo.config writes them).
     pub struct CorsSettings {
-        /// Origins allowed (`*` for any).
-        pub allowed_origin: Vec<String> = Vec::new(),
+        /// Origins allowed (`*` for any), comma-separated.
+        pub allowed_origin: String = String::new(),
         /// Send `Access-Control-Allow-Credentials`.
         pub allow_credentials: bool = true,
-        /// Response headers the browser may expose.
-        pub expose_headers: Vec<String> = Vec::new(),
-        /// Preflight cache time in seconds.
-        pub max_age: Option<u64> = Some(3600),
-        /// Methods allowed.
-        pub allow_methods: Vec<String> = ["GET", "HEAD", "POST", "PUT", "DELETE", "TRACE", "PATCH"].map(String::from).to_vec(),
-        /// Request headers allowed.
-        pub allow_headers: Vec<String> = Vec::new(),
+        /// Response headers the browser may expose, comma-separated.
+        pub expose_headers: String = String::new(),
+        /// Preflight cache time in seconds; 0 sends no `Access-Control-Max-Age`.
+        pub max_age: u64 = 3600,
+        /// Methods allowed, comma-separated.
+        pub allow_methods: String = "GET, HEAD, POST, PUT, DELETE, TRACE, PATCH".to_owned(),
+        /// Request headers allowed, comma-separated.
+        pub allow_headers: String = String::new(),
     }
-    ignore ["oslo_config_project"]
+    ignore ["oslo_config_project", "oslo_config_program"]
+}
+
+fn list(s: &str) -> impl Iterator<Item = &str> {
+    s.split(',').map(str::trim).filter(|i| !i.is_empty())
 }
 
 impl crate::factory::Factory for CorsFilter {
@@ -217,15 +222,15 @@ impl crate::factory::Factory for CorsFilter {
     fn build(s: CorsSettings) -> CorsFilter {
         let mut f = CorsFilter::new()
             .allow_credentials(s.allow_credentials)
-            .max_age(s.max_age)
-            .allow_methods(s.allow_methods.iter().filter_map(|m| m.parse().ok()));
-        for o in s.allowed_origin {
+            .max_age(Some(s.max_age).filter(|&a| a > 0))
+            .allow_methods(list(&s.allow_methods).filter_map(|m| m.parse().ok()));
+        for o in list(&s.allowed_origin) {
             f = f.allowed_origin(o);
         }
-        for h in s.expose_headers {
+        for h in list(&s.expose_headers) {
             f = f.expose_header(h);
         }
-        for h in s.allow_headers {
+        for h in list(&s.allow_headers) {
             f = f.allow_header(h);
         }
         f

@@ -63,8 +63,8 @@ impl App for Healthcheck {
 crate::settings! {
     /// Settings of [`Healthcheck`] (oslo's option names).
     pub struct HealthcheckSettings {
-        /// Report `503` while this file exists.
-        pub disable_by_file_path: Option<String> = None,
+        /// Report `503` while this file exists; empty for never.
+        pub disable_by_file_path: String = String::new(),
     }
     ignore ["oslo_config_project", "backends", "detailed", "path"]
 }
@@ -73,9 +73,10 @@ impl crate::factory::Factory for Healthcheck {
     type Settings = HealthcheckSettings;
     type Output = Healthcheck;
     fn build(s: HealthcheckSettings) -> Healthcheck {
-        match s.disable_by_file_path {
-            Some(p) => Healthcheck::new().disable_by_file(p),
-            None => Healthcheck::new(),
+        if s.disable_by_file_path.is_empty() {
+            Healthcheck::new()
+        } else {
+            Healthcheck::new().disable_by_file(s.disable_by_file_path)
         }
     }
 }
