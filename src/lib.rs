@@ -21,3 +21,8 @@ pub mod __private {
 // this crate too.
 #[allow(unused_extern_crates)]
 extern crate self as rsgi;
+
+// The README's quickstart is compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}

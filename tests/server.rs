@@ -327,12 +327,29 @@ async fn access_log_in_novas_default_format() {
 #[test]
 fn sigterm_drains_in_flight_requests_then_exits_0() {
     if let Ok(port_file) = std::env::var("RSGI_TEST_CHILD_SERVER") {
-        return child_server(&port_file);
+        return child_server(&port_file, false);
     }
-    let port_file = std::env::temp_dir().join(format!("rsgi-child-{}.port", std::process::id()));
+    let replies = sigterm_child("sigterm_drains_in_flight_requests_then_exits_0");
+    assert_eq!(replies, vec!["slept"; 4]);
+}
+
+/// The same with `per_core`: a runtime per worker, each with its own
+/// `SO_REUSEPORT` listener, all drained on one SIGTERM.
+#[cfg(unix)]
+#[test]
+fn per_core_runtimes_serve_then_drain_on_sigterm() {
+    if let Ok(port_file) = std::env::var("RSGI_TEST_CHILD_SERVER") {
+        return child_server(&port_file, true);
+    }
+    let replies = sigterm_child("per_core_runtimes_serve_then_drain_on_sigterm");
+    assert_eq!(replies, vec!["slept"; 4]);
+}
+
+fn sigterm_child(test: &str) -> Vec<String> {
+    let port_file = std::env::temp_dir().join(format!("rsgi-child-{}-{test}.port", std::process::id()));
     let _ = std::fs::remove_file(&port_file);
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "sigterm_drains_in_flight_requests_then_exits_0", "--nocapture", "--test-threads", "1"])
+        .args(["--exact", test, "--nocapture", "--test-threads", "1"])
         .env("RSGI_TEST_CHILD_SERVER", &port_file)
         .stdout(std::process::Stdio::null())
         .spawn()
@@ -345,8 +362,13 @@ fn sigterm_drains_in_flight_requests_then_exits_0() {
         assert!(start.elapsed() < WAIT, "child server did not start");
         std::thread::sleep(Duration::from_millis(20));
     };
+    // The port file is written just before binding: wait until it answers.
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(start.elapsed() < WAIT, "child server did not listen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let replies = rt.block_on(async move {
+    let (replies, status) = rt.block_on(async move {
         let requests: Vec<_> = (0..4)
             .map(|_| tokio::spawn(async move { get(&format!("http://127.0.0.1:{port}/slow")).await.text() }))
             .collect();
@@ -366,23 +388,34 @@ fn sigterm_drains_in_flight_requests_then_exits_0() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     });
-    let (replies, status) = replies;
-    assert_eq!(replies, vec!["slept"; 4]);
     assert!(status.success(), "exit status {status:?}");
     let _ = std::fs::remove_file(&port_file);
+    replies
 }
 
-fn child_server(port_file: &str) {
+fn child_server(port_file: &str, per_core: bool) {
+    let app = app_fn(|_| async {
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        "slept"
+    });
+    if per_core {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        std::fs::write(port_file, port.to_string()).unwrap();
+        let config =
+            Config { bind: format!("127.0.0.1:{port}").parse().unwrap(), per_core: true, workers: Some(2), ..config() };
+        rsgi::server::run(config, app).unwrap();
+        return;
+    }
+    child_server_shared(port_file, app);
+}
+
+fn child_server_shared(port_file: &str, app: impl App) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     std::fs::write(port_file, listener.local_addr().unwrap().port().to_string()).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async move {
         listener.set_nonblocking(true).unwrap();
         let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-        let app = app_fn(|_| async {
-            tokio::time::sleep(Duration::from_millis(800)).await;
-            "slept"
-        });
         rsgi::server::serve(listener, &config(), app, rsgi::server::shutdown::signal()).await.unwrap();
     });
 }

@@ -3,7 +3,8 @@
 //! The block has the ini's shape in Rust tokens: section headers
 //! `[composite:main]`, `key = value` lines, urlmap keys as string literals
 //! (`"/v2.1" = api_v21`), factories as Rust paths, values as Rust literals,
-//! pipelines (and pipeline choices) as lists of names. Factories rsgi
+//! pipelines (and pipeline choices) as lists of names, route tables as route
+//! lines (`GET "/servers/{id}" = factories::servers_show`). Factories rsgi
 //! provides are written as their Rust paths; every other factory gets an
 //! entry in a `factories` module printed above the block, a stub (the echo
 //! app or the trace filter) to replace with the real thing.
@@ -20,6 +21,8 @@ enum Use {
     App,
     Filter,
     Composite,
+    /// A route handler of a `[routes:…]` section: a stub `async fn`.
+    Handler,
 }
 
 /// The stub factory table: factory name → (Rust ident, what it is used as).
@@ -38,7 +41,7 @@ impl Table {
         if let Some((ident, _)) = self.entries.get(factory) {
             return format!("factories::{ident}");
         }
-        let base = stub_ident(factory);
+        let base = if used == Use::Handler { ident(&factory.replace(['.', ':'], "_")) } else { stub_ident(factory) };
         let mut ident = base.clone();
         let mut n = 2;
         while !self.taken.insert(ident.clone()) {
@@ -176,7 +179,11 @@ pub(crate) fn expand(d: &Deployment, name: Option<&str>) -> Result<String, LoadE
             let _ = writeln!(body, "    // [{}]", section.header);
         }
         let _ = writeln!(body, "    [{}:{}]", kind.as_str(), ident(&sname));
-        section_body(&mut body, section, kind, &names, &mut table);
+        if kind == SectionKind::Routes {
+            routes_body(&mut body, section, &mut table);
+        } else {
+            section_body(&mut body, section, kind, &names, &mut table);
+        }
         body.push('\n');
     }
     let mut out = String::new();
@@ -190,6 +197,15 @@ pub(crate) fn expand(d: &Deployment, name: Option<&str>) -> Result<String, LoadE
             let (what, stub) = match used {
                 Use::App | Use::Composite => ("app", "::rsgi::echo::EchoApp"),
                 Use::Filter => ("filter", "::rsgi::echo::TraceFilter"),
+                Use::Handler => {
+                    let _ = writeln!(out, "    /// `{factory}` (route handler)");
+                    let _ = writeln!(
+                        out,
+                        "    pub async fn {ident}(_req: ::rsgi::Request) -> impl ::rsgi::IntoResponse {{ {:?} }}",
+                        format!("{factory}\n")
+                    );
+                    continue;
+                }
             };
             let _ = writeln!(out, "    /// `{factory}` ({what})");
             let _ = writeln!(out, "    pub type {ident} = {stub};");
@@ -200,6 +216,22 @@ pub(crate) fn expand(d: &Deployment, name: Option<&str>) -> Result<String, LoadE
     out.push_str(body.trim_end());
     out.push_str("\n}\n");
     Ok(out)
+}
+
+/// A `[routes:…]` section: each route line with its handler as a Rust
+/// path (a stub in `factories` unless it is one already), and
+/// `filter-with`.
+fn routes_body(out: &mut String, section: &RawSection<rsgi_config::Loc>, table: &mut Table) {
+    for e in &section.entries {
+        if e.key == "filter-with" {
+            let _ = writeln!(out, "    filter-with = {}", ident(&e.value));
+            continue;
+        }
+        let Some(key) = rsgi_config::routes::parse_key(&e.key) else { continue };
+        let handler = e.value.trim();
+        let path = if handler.contains("::") { handler.to_owned() } else { table.path(handler, Use::Handler) };
+        let _ = writeln!(out, "    {} {:?} = {path}", key.methods.join(" | "), key.pattern);
+    }
 }
 
 fn list(words: &str) -> String {

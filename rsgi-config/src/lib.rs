@@ -18,6 +18,8 @@
 //!   which composite factories are urlmaps or keyed pipeline choices, so
 //!   their children are resolved and checked too.
 //! - [`urlmap_key`]: urlmap key parsing and normalisation (§7).
+//! - [`routes`]: `[routes:NAME]` sections (rsgi's own kind): route lines
+//!   `METHOD "pattern" = handler`, their patterns checked with `matchit`.
 //!
 //! Every error is collected in one pass and located at the smallest
 //! offending token; messages read like rustc's.
@@ -94,6 +96,9 @@
 //!   whose protocol comes from the section kind, like `call:`; **`use =
 //!   urlmap`** and **`use = select`** name the built-ins when no section has
 //!   that name. PasteDeploy would reject all three.
+//! - **`[routes:NAME]`** sections are an rsgi extension (PasteDeploy
+//!   ignores the kind): an app made of route lines, checked for unknown
+//!   methods, invalid, conflicting and duplicate routes.
 //! - **`here`, `__file__` and the caller's globals** are taken literally,
 //!   never interpolated.
 #![deny(missing_docs)]

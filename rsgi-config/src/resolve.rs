@@ -16,7 +16,8 @@ use crate::ini::py_strip;
 use crate::interp::{self, InterpError};
 use crate::model::{
     AppNode, Choice, Classifier, Composite, CompositeKind, Conf, Factory, FactoryRef, FilterApp, FilterNode, Keyed,
-    Leaf, Loadable, Mount, ObjectType, Pipeline, Protocol, Resolved, SectionKind, SectionRef, Setting, Shape, UrlMap,
+    Leaf, Loadable, Mount, ObjectType, Pipeline, Protocol, Resolved, RouteTable, SectionKind, SectionRef, Setting,
+    Shape, UrlMap,
 };
 use crate::raw::{DEFAULT_SECTION, RawDocument};
 use crate::site::{Diag, Diags, Site};
@@ -440,6 +441,7 @@ enum Ctx<S> {
     Pipeline(Pipeline<S>),
     FilterApp(FilterApp<S>),
     FilterWith { inner: Box<Ctx<S>>, filter: FilterNode<S> },
+    Routes(RouteTable<S>),
 }
 
 /// One option of a section (its own or a default), raw.
@@ -766,6 +768,9 @@ impl<'m, 'd, S: Clone> Resolver<'m, 'd, S> {
     /// on the section kind: `[filter-app:]`, `[pipeline:]`, `use`, or an
     /// explicit factory key.
     fn section_context(&mut self, object: ObjectType, sec: usize, passed: &BTreeMap<String, String>) -> Option<Ctx<S>> {
+        if self.m.heads[sec].kind == Some(SectionKind::Routes) {
+            return self.routes_context(sec, passed);
+        }
         let SectionConf { global, additions, mut local } = self.section_conf(sec, passed);
         let filter_with = match object {
             ObjectType::App | ObjectType::Filter => take_local(&mut local, "filter-with"),
@@ -794,13 +799,44 @@ impl<'m, 'd, S: Clone> Resolver<'m, 'd, S> {
         Some(Ctx::FilterWith { inner: Box::new(inner), filter })
     }
 
+    /// A `[routes:x]` section: its route lines checked (`crate::routes`),
+    /// wrapped by its `filter-with` if it has one. It takes no `[DEFAULT]`
+    /// settings and no interpolation: every other line is a route.
+    fn routes_context(&mut self, sec: usize, passed: &BTreeMap<String, String>) -> Option<Ctx<S>> {
+        let doc = self.doc();
+        let (routes, diags) = crate::routes::check(sec, &doc.sections[sec]);
+        let failed = !diags.is_empty();
+        for d in diags {
+            self.diags.push(d);
+        }
+        let filter_with = doc.sections[sec].entries.iter().position(|e| e.key == "filter-with");
+        let filter = filter_with.map(|e| {
+            let mut global = self.m.defaults.clone();
+            global.extend(passed.iter().map(|(k, v)| (k.clone(), v.clone())));
+            let name = py_strip(&doc.sections[sec].entries[e].value).to_owned();
+            self.resolve(ObjectType::Filter, &name, &global, Site::Value(sec, e), Role::FilterWith)
+        });
+        if failed {
+            return None;
+        }
+        let table = Ctx::Routes(RouteTable {
+            section: self.m.section_ref(sec),
+            routes: routes.into_iter().map(|r| r.into_route(doc)).collect(),
+        });
+        match filter {
+            None => Some(table),
+            Some(Some(Resolved::Filter(filter))) => Some(Ctx::FilterWith { inner: Box::new(table), filter }),
+            Some(_) => None,
+        }
+    }
+
     /// `filter-with` only wraps a plain app or composite: on a pipeline, a
     /// filter-app, or a section that already has `filter-with`, PasteDeploy
     /// loads a filter-composing function instead of an app and fails at the
     /// first request (cases D44, D45).
     fn check_filter_with_target(&mut self, inner: &Ctx<S>, sec: usize, fw: &Local) -> Option<()> {
         let what = match inner {
-            Ctx::Leaf(_) => return Some(()),
+            Ctx::Leaf(_) | Ctx::Routes(_) => return Some(()),
             Ctx::Pipeline(_) => "a pipeline",
             Ctx::FilterApp(_) => "a filter-app",
             Ctx::FilterWith { .. } => "a section that already has `filter-with`",
@@ -1234,6 +1270,7 @@ impl<'m, 'd, S: Clone> Resolver<'m, 'd, S> {
             Ctx::Leaf(leaf) => self.finish_leaf(leaf),
             Ctx::Pipeline(p) => Some(Resolved::App(AppNode::Pipeline(p))),
             Ctx::FilterApp(f) => Some(Resolved::App(AppNode::FilterApp(f))),
+            Ctx::Routes(t) => Some(Resolved::App(AppNode::Routes(t))),
             Ctx::FilterWith { inner, filter } => match self.finish(*inner)? {
                 Resolved::App(app) => {
                     Some(Resolved::App(AppNode::FilterWith { inner: Box::new(app), filter: Box::new(filter) }))
@@ -1470,7 +1507,7 @@ fn merge_use<S>(ctx: &mut Ctx<S>, additions: &[(String, String)], local: &[Local
             }
         }
         Ctx::FilterWith { inner, .. } => merge_use(inner, additions, local, file),
-        Ctx::Pipeline(_) | Ctx::FilterApp(_) => {}
+        Ctx::Pipeline(_) | Ctx::FilterApp(_) | Ctx::Routes(_) => {}
     }
 }
 

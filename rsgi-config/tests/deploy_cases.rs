@@ -329,6 +329,7 @@ fn serve(node: &AppNode<rsgi_config::Loc>, mut seen: Seen) -> Result<Json, Strin
             apply_filter(filter, &mut seen)?;
             serve(inner, seen)
         }
+        AppNode::Routes(_) => Err("PasteDeploy has no route tables".into()),
     }
 }
 
@@ -534,6 +535,7 @@ fn echo_names(node: &AppNode<rsgi_config::Loc>, out: &mut Vec<String>) {
         AppNode::Pipeline(p) => echo_names(&p.app, out),
         AppNode::FilterApp(f) => echo_names(&f.next, out),
         AppNode::FilterWith { inner, .. } => echo_names(inner, out),
+        AppNode::Routes(_) => {}
     }
 }
 

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use proc_macro2::Span;
 use rsgi_config::{
     AppNode, Builtins, Classifier, CompositeKind, Diagnostic, FactoryRef, FilterNode, Leaf, Loc, Model, ObjectType,
-    Options, Protocol, Resolved, SectionKind, Shape,
+    Options, Protocol, Resolved, Route, RouteTable, SectionKind, Shape,
 };
 use syn::Ident;
 
@@ -210,6 +210,46 @@ fn check_app(cx: &Ctxt, src: &Source, node: &AppNode<Tok>) {
             check_filter(cx, src, filter);
             check_app(cx, src, inner);
         }
+        AppNode::Routes(table) => check_routes(cx, src, table),
+    }
+}
+
+/// Every route's handler is a Rust path (inline: written as one; file
+/// form: mapped by the `factories { … }` table, or written as a path). The
+/// route rules themselves (methods, patterns, conflicts) are
+/// `rsgi-config`'s; "is a handler" is the compiler's, in `expand.rs`.
+fn check_routes(cx: &Ctxt, src: &Source, table: &RouteTable<Tok>) {
+    for route in &table.routes {
+        if handler_path(src, route).is_none() {
+            let d = Diagnostic::new(
+                rsgi_config::Code::Route,
+                format!("route handler `{}` is not a Rust path", route.handler),
+                route.handler_loc.or(Some(table.section.loc)),
+            );
+            let d = match &src.file {
+                Some(_) => d.with_help(format!(
+                    "map it in the table: `factories {{ \"{}\" = path::to::handler }}`",
+                    route.handler
+                )),
+                None => {
+                    d.with_help("name an `async fn(rsgi::Request) -> impl rsgi::IntoResponse`, e.g. `servers::show`")
+                }
+            };
+            cx.push(error(src, d));
+        }
+    }
+}
+
+/// The Rust path of a route's handler, from the user's tokens or the
+/// file form's table.
+pub(crate) fn handler_path(src: &Source, route: &Route<Tok>) -> Option<syn::Path> {
+    if let Some(f) = &src.file {
+        let mapped = f.factories.iter().find(|(k, _)| *k == route.handler).map(|(_, p)| p.clone());
+        return mapped.or_else(|| syn::parse_str::<syn::Path>(&route.handler).ok());
+    }
+    match src.payload(route.handler_loc?) {
+        Payload::Path(p) => Some(p.clone()),
+        _ => None,
     }
 }
 
@@ -416,6 +456,22 @@ mod tests {
     case!(names_clash: { [filter:auth] use = a::F [app:auth] use = a::A } => [
         "section `app:auth` generates `Auth`, like an earlier section\n  = help: rename one of the sections",
         "section `app:auth` generates `Auth`, like an earlier section: first generated here",
+    ]);
+
+    case!(routes: {
+        [routes:api]
+        GET "/s/{id}" = a::show
+        GET "/s/{name}" = a::show
+        POST "/t" = "not a path"
+        PUT | get "/u" = show
+    } => [
+        "route pattern `/s/{name}` conflicts with `/s/{id}`\n  = note: one path would match both; parameters at the same place must have the same name\n  = help: rename the parameter, or make the patterns differ by a literal segment",
+        "route pattern `/s/{name}` conflicts with `/s/{id}`: conflicting route defined here",
+        "route `POST \"/t\"` needs one handler\n  = help: name one handler after `=`, e.g. `servers::show`",
+        "unknown method `get`\n  = help: methods are upper-case: `GET`",
+    ]);
+    case!(route_handler_not_a_path: { [routes:api] POST "/t" = "x" } => [
+        "route handler `x` is not a Rust path\n  = help: name an `async fn(rsgi::Request) -> impl rsgi::IntoResponse`, e.g. `servers::show`",
     ]);
 
     #[test]

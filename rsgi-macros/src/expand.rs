@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
-use rsgi_config::{AppNode, Composite, FilterNode, Keyed, Leaf, Resolved, SectionRef, Shape, UrlMap};
+use rsgi_config::{AppNode, Composite, FilterNode, Keyed, Leaf, Resolved, RouteTable, SectionRef, Shape, UrlMap};
 use syn::{Ident, Visibility};
 
 use crate::check::{self, Checked, Item, Names};
@@ -102,6 +102,7 @@ fn taken_names(names: &[Names]) -> BTreeSet<String> {
         out.insert(n.ty.to_string());
         out.insert(n.func.to_string());
         out.insert(format!("{}Mount", n.ty));
+        out.insert(format!("{}Handlers", n.ty));
     }
     out
 }
@@ -160,9 +161,13 @@ impl Expander<'_> {
                 self.expand_composite(item, c, &doc)
             }
             Resolved::App(node) => {
+                let handlers = route_table(node)
+                    .filter(|_| item.names.kind == rsgi_config::SectionKind::Routes)
+                    .map(|t| self.expand_handlers(item, t));
                 let Built { ty: alias, build } = self.app(node, &item.names.section, true, &mut checks);
                 let ret = self.return_type(ty, leaf_span(node));
                 quote! {
+                    #handlers
                     #doc
                     #vis type #ty = #alias;
                     #[doc = #fn_doc]
@@ -253,6 +258,83 @@ impl Expander<'_> {
                 let filter = self.filter(filter, current, false, checks);
                 let inner = self.app(inner, current, false, checks);
                 self.wrap(span, filter, inner)
+            }
+            AppNode::Routes(table) => {
+                let (routes, private) = (self.paths.routes(), self.paths.private());
+                let handlers = handlers_ident(table);
+                Built {
+                    ty: quote!(#routes::Routes<#handlers>),
+                    build: quote!(#private::routes(#handlers::ROUTES, #handlers)),
+                }
+            }
+        }
+    }
+
+    /// A `[routes:…]` section's handlers: a unit struct with the route
+    /// table as a constant, and a `Dispatch` impl that `match`es on the
+    /// route id and calls each handler directly (no box). Each call is
+    /// spanned at the handler's path, so a handler that is not one is
+    /// reported there.
+    fn expand_handlers(&self, item: &Item, table: &RouteTable<Tok>) -> TokenStream {
+        let vis = &self.item_vis;
+        let (routes, request, response) = (self.paths.routes(), self.paths.request(), self.paths.response());
+        let handlers = handlers_ident(table);
+        let (id, req) = (Ident::new("id", Span::mixed_site()), Ident::new("req", Span::mixed_site()));
+        let mut rows = Vec::new();
+        // One arm per handler, listing its route ids (`0 | 3 => …`): a
+        // handler used by several routes is one future type, one state.
+        let mut arms: Vec<(String, Span, TokenStream, Vec<proc_macro2::Literal>)> = Vec::new();
+        for (i, route) in table.routes.iter().enumerate() {
+            let methods = match route.methods.as_slice() {
+                [] => quote!(#routes::Methods::ANY),
+                [first, rest @ ..] => {
+                    let first = Ident::new(first, Span::call_site());
+                    let rest = rest.iter().map(|m| Ident::new(m, Span::call_site()));
+                    quote!(#routes::Methods::#first #(.or(#routes::Methods::#rest))*)
+                }
+            };
+            let pattern_span = route.pattern_loc.map_or_else(Span::call_site, |t| t.span);
+            let pattern = syn::LitStr::new(&route.pattern, pattern_span);
+            rows.push(quote!((#methods, #pattern)));
+            let span = route.handler_loc.map_or_else(Span::call_site, |t| t.span);
+            let Some(path) = check::handler_path(self.src, route).map(|p| self.relative(p, span)) else {
+                continue;
+            };
+            let id = proc_macro2::Literal::usize_unsuffixed(i);
+            let text = path.to_string();
+            match arms.iter_mut().find(|(t, ..)| *t == text) {
+                Some((.., ids)) => ids.push(id),
+                None => arms.push((text, span, path, vec![id])),
+            }
+        }
+        let arms: Vec<TokenStream> = arms
+            .into_iter()
+            .map(|(_, span, path, ids)| {
+                let call = respan(quote!(#routes::Handler::call), span);
+                quote_spanned!(span=> #(#ids)|* => #call(&#path, #req).await)
+            })
+            .collect();
+        let doc = format!(
+            " The handlers of `[routes:{}]`, called by route id (the index in [`{handlers}::ROUTES`]).",
+            item.names.section
+        );
+        quote! {
+            #[doc = #doc]
+            #[derive(Clone, Copy, Debug, Default)]
+            #vis struct #handlers;
+
+            impl #handlers {
+                /// The routes, in source order: route id `i` is `ROUTES[i]`.
+                #vis const ROUTES: &'static [(#routes::Methods, &'static str)] = &[#(#rows),*];
+            }
+
+            impl #routes::Dispatch for #handlers {
+                async fn call(&self, #id: usize, #req: #request) -> #response {
+                    match #id {
+                        #(#arms,)*
+                        _ => #routes::unknown_route(#req),
+                    }
+                }
             }
         }
     }
@@ -586,6 +668,23 @@ impl Expander<'_> {
     }
 }
 
+/// The route table of a `[routes:…]` section's node (under its
+/// `filter-with`, if any).
+fn route_table(node: &AppNode<Tok>) -> Option<&RouteTable<Tok>> {
+    match node {
+        AppNode::Routes(t) => Some(t),
+        AppNode::FilterWith { inner, .. } => route_table(inner),
+        _ => None,
+    }
+}
+
+/// `ApiHandlers` for `[routes:api]`.
+fn handlers_ident(table: &RouteTable<Tok>) -> Ident {
+    let span = table.section.loc.span;
+    let ty = check::camel_ident(&table.section.name, span).unwrap_or_else(|| Ident::new("Routes", span));
+    format_ident!("{}Handlers", ty)
+}
+
 /// The factory path of an app section that is a plain factory call.
 fn leaf_span(node: &AppNode<Tok>) -> Option<Span> {
     match node {
@@ -678,6 +777,35 @@ mod tests {
         }
         let want = std::fs::read_to_string(path).unwrap_or_default();
         assert_eq!(got, want, "the expansion changed: review it, then rerun with UPDATE_EXPAND=1");
+    }
+
+    /// A `[routes:…]` section: a handlers struct with the table as a
+    /// constant, a `match` on the route id, and the section's type.
+    #[test]
+    fn routes_expansion() {
+        let got = pretty(quote! {
+            [routes:api]
+            GET | HEAD "/servers/{id}" = servers::show
+            * "/images/{*path}" = proxy
+            DELETE "/servers/{id}" = servers::show
+            filter-with = auth
+            [filter:auth]
+            use = my::Auth
+        });
+        for want in [
+            "pub(super) struct ApiHandlers;",
+            "pub(super) const ROUTES: &'static [(::rsgi::routes::Methods, &'static str)] = &[",
+            "(::rsgi::routes::Methods::GET.or(::rsgi::routes::Methods::HEAD), \"/servers/{id}\",),",
+            "(::rsgi::routes::Methods::ANY, \"/images/{*path}\"),",
+            "0 | 2 => ::rsgi::routes::Handler::call(&servers::show, req).await,",
+            "1 => ::rsgi::routes::Handler::call(&proxy, req).await,",
+            "_ => ::rsgi::routes::unknown_route(req),",
+            "pub(super) type Api = ::rsgi::__private::Wrap<Auth, ::rsgi::routes::Routes<ApiHandlers>,>;",
+            "::rsgi::__private::wrap(auth(), ::rsgi::__private::routes(ApiHandlers::ROUTES, ApiHandlers),)",
+        ] {
+            let squash = |s: &str| s.split_whitespace().collect::<String>();
+            assert!(squash(&got).contains(&squash(want)), "missing `{want}` in:\n{got}");
+        }
     }
 
     /// The file form names `file:line` (and PasteDeploy's parser rules

@@ -102,9 +102,24 @@ pub(crate) fn inline(raw: &RawDeploy) -> Source {
                 RawKey::Name(n) => (n.text.clone(), n.span),
                 RawKey::Global { kw, name } => (format!("{kw} {}", name.text), name.span),
                 RawKey::Str(s) => (s.value(), s.span()),
+                RawKey::Route { methods, pattern } => {
+                    let methods: Vec<&str> = methods.iter().map(|m| m.text.as_str()).collect();
+                    (format!("{} \"{}\"", methods.join("|"), pattern.value()), pattern.span())
+                }
             };
             let key_loc = src.tok(key_span, Payload::Plain);
-            let factory_key = key == "use" || key.starts_with("paste.");
+            // A route's methods, then its pattern, each at its own token.
+            let key_word_locs = match &entry.key {
+                RawKey::Route { methods, pattern } => {
+                    let mut locs: Vec<Tok> = methods.iter().map(|m| src.tok(m.span, Payload::Plain)).collect();
+                    locs.push(src.tok(pattern.span(), Payload::Plain));
+                    locs
+                }
+                _ => Vec::new(),
+            };
+            // A factory, or a route's handler: a single name is a Rust path.
+            let is_route = matches!(entry.key, RawKey::Route { .. });
+            let factory_key = key == "use" || key.starts_with("paste.") || is_route;
             let (value, value_loc, word_locs) = match &entry.value {
                 RawValue::Lit { text, tokens, span } => {
                     (text.clone(), src.tok(*span, Payload::Lit(tokens.clone())), Vec::new())
@@ -114,10 +129,19 @@ pub(crate) fn inline(raw: &RawDeploy) -> Source {
                 // `use = Servers`: a single CamelCase name is a Rust type
                 // (section names are snake_case); the model knows Rust
                 // factories by their `::`, so it reads `self::Servers`.
-                RawValue::Names(names) if factory_key && names.len() == 1 && is_type_name(&names[0].text) => {
+                RawValue::Names(names)
+                    if factory_key && names.len() == 1 && is_type_name(&names[0].text) && !is_route =>
+                {
                     let ident = syn::Ident::new(&names[0].text, names[0].span);
                     let path = syn::Path::from(ident);
                     (format!("self::{}", names[0].text), src.tok(names[0].span, Payload::Path(path)), Vec::new())
+                }
+                // A route's handler: `show` is a path of one segment.
+                RawValue::Names(names) if is_route && names.len() == 1 => {
+                    let n = &names[0];
+                    let path = syn::parse_str::<syn::Path>(&n.text).map(|p| respan_path(p, n.span));
+                    let payload = path.map_or(Payload::Plain, Payload::Path);
+                    (n.text.clone(), src.tok(n.span, payload), Vec::new())
                 }
                 RawValue::Names(names) => {
                     let text = names.iter().map(|n| n.text.as_str()).collect::<Vec<_>>().join(" ");
@@ -133,7 +157,7 @@ pub(crate) fn inline(raw: &RawDeploy) -> Source {
                     (text, value_loc, words)
                 }
             };
-            entries.push(RawEntry { key, key_loc, value, value_loc, word_locs });
+            entries.push(RawEntry { key, key_loc, value, value_loc, word_locs, key_word_locs });
         }
         src.doc.sections.push(RawSection { header, header_loc, entries });
     }
@@ -174,6 +198,7 @@ pub(crate) fn file(raw: &RawFile) -> Result<Source, Vec<syn::Error>> {
                 key_loc: src.tok(span, Payload::Ini(e.key_loc)),
                 value_loc: src.tok(span, Payload::Ini(e.value_loc)),
                 word_locs: e.word_locs.into_iter().map(|l| src.tok(span, Payload::Ini(l))).collect(),
+                key_word_locs: e.key_word_locs.into_iter().map(|l| src.tok(span, Payload::Ini(l))).collect(),
                 key: e.key,
                 value: e.value,
             })

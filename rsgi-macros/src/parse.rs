@@ -8,7 +8,8 @@
 //! section     := "[" header "]" entry*
 //! header      := "DEFAULT" | name ":" name | name
 //! entry       := key "=" value
-//! key         := name | "set" name | "get" name | string-literal
+//! key         := name | "set" name | "get" name | string-literal | route
+//! route       := ("*" | ident ("|" ident)*) string-literal      (in `[routes:…]`)
 //! value       := literal | "-" literal | path | uri | name+
 //! name        := ident (("-" | ".") ident)*
 //! uri         := ("egg" | "call") ":" ident ((":" | "." | "#" | "-") ident)*
@@ -109,6 +110,9 @@ pub(crate) enum RawKey {
     Global { kw: Ident, name: RawName },
     /// `"/v2.1"`: a urlmap key.
     Str(LitStr),
+    /// `GET|HEAD "/servers/{id}"` or `* "/x"`: a route line's methods
+    /// (`*` as the single name `*`) and pattern.
+    Route { methods: Vec<RawName>, pattern: LitStr },
 }
 
 /// The right of `=`.
@@ -209,9 +213,12 @@ impl Parse for RawSection {
         if !content.is_empty() {
             return Err(content.error("expected `]`: a section header is `[kind:name]`"));
         }
+        // Route keys (`GET "/x"`) only exist in `[routes:…]` sections;
+        // elsewhere `urlmap "/v2.1" = api` is a value, then a urlmap key.
+        let routes = matches!(&header, RawHeader::Named { kind, .. } if kind.text == "routes");
         let mut entries = Vec::new();
         while !input.is_empty() && !input.peek(syn::token::Bracket) {
-            entries.push(input.parse()?);
+            entries.push(RawEntry::parse_in(input, routes)?);
         }
         Ok(RawSection { header, entries })
     }
@@ -238,15 +245,50 @@ impl Parse for RawName {
     }
 }
 
-impl Parse for RawEntry {
-    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
-        let key: RawKey = input.parse()?;
+impl RawEntry {
+    /// An entry; `routes` in a `[routes:…]` section, where keys may be
+    /// routes.
+    fn parse_in(input: ParseStream<'_>, routes: bool) -> syn::Result<Self> {
+        let key = RawKey::parse_in(input, routes)?;
         if !input.peek(Token![=]) {
-            return Err(input.error("expected `=` after the key: entries are `key = value`"));
+            let msg = match key {
+                RawKey::Name(_) if routes => {
+                    "expected `=` after the key: a route is `METHOD \"/pattern\" = handler`, e.g. `GET \"/servers/{id}\" = servers::show`"
+                }
+                _ => "expected `=` after the key: entries are `key = value`",
+            };
+            return Err(input.error(msg));
         }
         input.parse::<Token![=]>()?;
-        let value = input.parse()?;
+        let value = RawValue::parse_in(input, routes)?;
         Ok(RawEntry { key, value })
+    }
+}
+
+impl Parse for RawEntry {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        RawEntry::parse_in(input, false)
+    }
+}
+
+impl RawKey {
+    fn parse_in(input: ParseStream<'_>, routes: bool) -> syn::Result<Self> {
+        if routes && input.peek(Token![*]) {
+            let star = input.parse::<Token![*]>()?;
+            let pattern = input.parse().map_err(|e| {
+                syn::Error::new(e.span(), "expected a route pattern such as `\"/servers/{id}\"` after `*`")
+            })?;
+            return Ok(RawKey::Route { methods: vec![RawName { text: "*".to_owned(), span: star.span }], pattern });
+        }
+        if routes && is_route(input) {
+            let mut methods = vec![RawName::from(input.call(Ident::parse_any)?)];
+            while input.peek(Token![|]) {
+                input.parse::<Token![|]>()?;
+                methods.push(RawName::from(input.call(Ident::parse_any)?));
+            }
+            return Ok(RawKey::Route { methods, pattern: input.parse()? });
+        }
+        input.parse()
     }
 }
 
@@ -269,15 +311,43 @@ impl Parse for RawKey {
     }
 }
 
-/// Whether the next tokens start an entry (`key =`), which ends a value.
-fn at_key(input: ParseStream<'_>) -> bool {
+/// Whether the next tokens are a route key: `GET "/x"`, `GET | HEAD "/x"`.
+fn is_route(input: ParseStream<'_>) -> bool {
     let fork = input.fork();
-    fork.parse::<RawKey>().is_ok() && fork.peek(Token![=]) && !fork.peek(Token![==])
+    loop {
+        if fork.call(Ident::parse_any).is_err() {
+            return false;
+        }
+        if fork.peek(LitStr) {
+            return true;
+        }
+        if fork.parse::<Token![|]>().is_err() {
+            return false;
+        }
+    }
+}
+
+impl From<Ident> for RawName {
+    fn from(ident: Ident) -> Self {
+        RawName { text: ident.unraw().to_string(), span: ident.span() }
+    }
+}
+
+/// Whether the next tokens start an entry (`key =`), which ends a value.
+fn at_key(input: ParseStream<'_>, routes: bool) -> bool {
+    let fork = input.fork();
+    RawKey::parse_in(&fork, routes).is_ok() && fork.peek(Token![=]) && !fork.peek(Token![==])
 }
 
 impl Parse for RawValue {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
-        if input.is_empty() || input.peek(syn::token::Bracket) || at_key(input) {
+        RawValue::parse_in(input, false)
+    }
+}
+
+impl RawValue {
+    fn parse_in(input: ParseStream<'_>, routes: bool) -> syn::Result<Self> {
+        if input.is_empty() || input.peek(syn::token::Bracket) || at_key(input, routes) {
             return Err(input.error("expected a value after `=`"));
         }
         if input.peek(syn::Lit) || (input.peek(Token![-]) && input.peek2(syn::Lit)) {
@@ -311,7 +381,7 @@ impl Parse for RawValue {
             return Ok(RawValue::Uri { text, span });
         }
         let mut names = Vec::new();
-        while !input.is_empty() && !input.peek(syn::token::Bracket) && !at_key(input) {
+        while !input.is_empty() && !input.peek(syn::token::Bracket) && !at_key(input, routes) {
             if !input.peek(Ident::peek_any) {
                 return Err(input.error("expected a section name, or the next `key = value`"));
             }
@@ -376,6 +446,26 @@ mod tests {
         assert!(matches!(&e[2].key, RawKey::Global { kw, name } if kw == "set" && name.text == "x"));
         assert!(matches!(&e[2].value, RawValue::Lit { text, .. } if text == "-1"));
         assert!(matches!(&e[4].key, RawKey::Name(n) if n.text == "filter-with"));
+    }
+
+    #[test]
+    fn parses_routes() {
+        let raw: RawDeploy = syn::parse2(quote! {
+            [routes:api]
+            GET "/servers" = servers::index
+            GET | HEAD "/servers/{id}" = show
+            * "/images/{*path}" = images::proxy
+            filter-with = auth
+        })
+        .unwrap();
+        let RawBody::Inline(sections) = raw.body else { panic!() };
+        let e = &sections[0].entries;
+        assert_eq!(e.len(), 4);
+        let RawKey::Route { methods, pattern } = &e[1].key else { panic!("{:?}", e[1].key) };
+        assert_eq!((methods.len(), methods[1].text.as_str(), pattern.value().as_str()), (2, "HEAD", "/servers/{id}"));
+        assert_eq!(names(&e[1].value), ["show"]);
+        assert!(matches!(&e[2].key, RawKey::Route { methods, .. } if methods[0].text == "*"));
+        assert!(matches!(&e[3].key, RawKey::Name(n) if n.text == "filter-with"));
     }
 
     #[test]

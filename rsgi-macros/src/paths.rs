@@ -63,6 +63,12 @@ impl Paths {
         quote!(#root::Stack)
     }
 
+    /// The `routes` module (`Routes`, `Methods`, `Handler`, `Dispatch`).
+    pub(crate) fn routes(&self) -> TokenStream {
+        let root = &self.root;
+        quote!(#root::routes)
+    }
+
     /// `SelectError`.
     pub(crate) fn select_error(&self) -> TokenStream {
         let root = &self.root;

@@ -16,6 +16,7 @@ mod panic;
 #[doc(hidden)]
 pub mod private;
 pub mod request;
+pub mod routes;
 pub mod select;
 pub mod server;
 pub mod tower;

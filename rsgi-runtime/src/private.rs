@@ -25,6 +25,19 @@ pub fn wrap<F: Filter<A>, A>(filter: F, app: A) -> F::Output {
     filter.wrap(app)
 }
 
+/// A `[routes:…]` section's app, from its table (checked by `deploy!`
+/// when it compiled, so building it cannot fail). Used by `expand_routes`.
+#[track_caller]
+pub fn routes<D: crate::routes::Dispatch>(
+    table: &[(crate::routes::Methods, &str)],
+    dispatch: D,
+) -> crate::routes::Routes<D> {
+    match crate::routes::Routes::new(table, dispatch) {
+        Ok(routes) => routes,
+        Err(e) => panic!("a route table deploy! checked was rejected at run time: {e}"),
+    }
+}
+
 /// Checks that `P` makes an app. Used by `expand_checks`.
 #[inline]
 pub const fn check_app<A: App>() {}

@@ -362,6 +362,10 @@ fn needs_normalizing(path: &str) -> bool {
     // One pass over the bytes: a segment needs work when it is empty (`//`)
     // or starts with a dot (`.`, `..`, or the `%2e` spellings).
     let bytes = path.as_bytes();
+    // Fast path: no `/` followed by `/`, `.` or `%`, nothing to look at.
+    if !bytes.windows(2).any(|w| w[0] == b'/' && matches!(w[1], b'/' | b'.' | b'%')) {
+        return false;
+    }
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'/' {

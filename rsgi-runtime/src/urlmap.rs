@@ -192,7 +192,13 @@ struct Prefixes {
     plus: FxHashMap<Box<str>, usize>,
     /// The most slashes in any key: deeper prefixes of a path cannot match.
     max_depth: usize,
+    /// With at most [`SMALL`] mounts, a scan in Paste's order (longest
+    /// first) is cheaper than hashing: `(prefix, plus, index)`.
+    small: Vec<(Box<str>, bool, usize)>,
 }
+
+/// Up to this many mounts, [`Prefixes::find`] scans instead of hashing.
+const SMALL: usize = 8;
 
 impl Prefixes {
     fn insert(&mut self, mount: &Mount, index: usize) -> bool {
@@ -202,7 +208,30 @@ impl Prefixes {
         }
         table.insert(mount.path.clone().into_boxed_str(), index);
         self.max_depth = self.max_depth.max(mount.path.bytes().filter(|&b| b == b'/').count());
+        self.small.push((mount.path.clone().into_boxed_str(), mount.plus, index));
+        // Paste's order: longest key first, a `/+` key counting its suffix;
+        // on a tie the deeper plain key first, as the hashed lookup does.
+        self.small.sort_by_key(|(p, plus, _)| std::cmp::Reverse((p.len() + if *plus { 2 } else { 0 }, !*plus)));
         true
+    }
+
+    fn find_small(&self, path: &str) -> Option<(usize, usize)> {
+        let bytes = path.as_bytes();
+        for (prefix, plus, index) in &self.small {
+            let n = prefix.len();
+            if !bytes.starts_with(prefix.as_bytes()) {
+                continue;
+            }
+            let hit = if *plus {
+                bytes.get(n) == Some(&b'/') && bytes.len() > n + 1
+            } else {
+                bytes.len() == n || bytes[n] == b'/'
+            };
+            if hit {
+                return Some((*index, n));
+            }
+        }
+        None
     }
 
     /// The mount for `path` and the length of the matched prefix.
@@ -216,6 +245,9 @@ impl Prefixes {
         }
         if !path.is_empty() && !path.starts_with('/') {
             return None;
+        }
+        if self.small.len() <= SMALL {
+            return self.find_small(path);
         }
         let bytes = path.as_bytes();
         let mut depth = 0;
@@ -502,6 +534,34 @@ mod tests {
         let ported = table(&["domain example.com port 80 /", "/"]);
         assert_eq!(ported.find(Some("example.com"), Scheme::Http, "/x").map(|f| f.0), Some(0));
         assert_eq!(ported.find(Some("example.com"), Scheme::Https, "/x").map(|f| f.0), Some(1));
+    }
+
+    #[test]
+    fn small_scan_agrees_with_hashed_lookup() {
+        let keys = ["/", "/v2", "/v2.1", "/v2/+", "/v2.1/+", "/v2/admin", "/a/b/c", "/+"];
+        let small = table(&keys);
+        let mut hashed = table(&keys);
+        // Force the hashed path: pretend there are many mounts.
+        hashed.any_host.small.extend((0..SMALL).map(|i| (format!("/pad{i}").into_boxed_str(), false, usize::MAX)));
+        for path in [
+            "",
+            "/",
+            "/v2",
+            "/v2/",
+            "/v2/x",
+            "/v2.1",
+            "/v2.1/",
+            "/v2.1/s",
+            "/v2/admin/u",
+            "/v2x",
+            "/a/b",
+            "/a/b/c/d",
+            "/x",
+        ] {
+            let a = small.find(None, Scheme::Http, path);
+            let b = hashed.find(None, Scheme::Http, path);
+            assert_eq!(a, b, "{path}");
+        }
     }
 
     #[test]

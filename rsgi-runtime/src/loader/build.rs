@@ -3,12 +3,13 @@
 //! Every node is built even after an error, so that one load reports every
 //! unknown factory and every bad setting.
 
-use rsgi_config::{AppNode, Choice, FilterNode, Keyed, Leaf, Loc, Protocol, Shape};
+use rsgi_config::{AppNode, Choice, FilterNode, Keyed, Leaf, Loc, Protocol, Route, RouteTable, Shape};
 
 use super::error::{ErrorKind, LoadDiagnostic};
 use super::registry::{BoxFilter, Choose, Context, Entry, FactoryError, Registry, echo_app, trace_filter};
 use crate::app::BoxApp;
 use crate::filter::Filter;
+use crate::routes::{BoxHandler, Handlers, Methods, Routes};
 use crate::urlmap::UrlMap;
 
 /// The global setting a stubbed keyed composite chooses by, and its
@@ -130,6 +131,59 @@ impl Builder<'_> {
                 let filter = self.filter(filter);
                 let app = self.app(inner);
                 Some(filter?.wrap(app?))
+            }
+            AppNode::Routes(table) => self.routes(table),
+        }
+    }
+
+    /// A `[routes:…]` section: each handler looked up by name in the
+    /// registry (with `--stub-unknown`, an unknown one answers with its
+    /// route), the table compiled once.
+    fn routes(&mut self, table: &RouteTable<Loc>) -> Option<BoxApp> {
+        let mut handlers = Vec::new();
+        let mut failed = false;
+        for route in &table.routes {
+            match self.registry.lookup_handler(&route.handler) {
+                Some(h) => handlers.push(h.clone()),
+                None if self.registry.stubs_unknown() => {
+                    let text = format!("{} {} -> {}\n", route_methods(route), route.pattern, route.handler);
+                    handlers.push(BoxHandler::new(move |_req| {
+                        let text = text.clone();
+                        async move { text }
+                    }));
+                }
+                None => {
+                    failed = true;
+                    let mut d = LoadDiagnostic::new(
+                        ErrorKind::UnknownFactory,
+                        format!("unknown route handler `{}`", route.handler),
+                        route.handler_loc.clone().or_else(|| Some(table.section.loc.clone())),
+                        Some(table.section.header.clone()),
+                    );
+                    if let Some(s) = suggest(&route.handler, self.registry.handler_names()) {
+                        d = d.with_help(format!("did you mean `{s}`?"));
+                    }
+                    d = d.with_help("register it with `Registry::handler`, or check with `--stub-unknown`");
+                    self.error(d);
+                }
+            }
+        }
+        if failed {
+            return None;
+        }
+        let routes: Vec<(Methods, &str)> =
+            table.routes.iter().map(|r| (route_methods(r), r.pattern.as_str())).collect();
+        match Routes::new(&routes, Handlers(handlers)) {
+            Ok(app) => Some(BoxApp::new(app)),
+            Err(e) => {
+                // Unreachable after the model's checks, which use the same matchit.
+                self.error(LoadDiagnostic::new(
+                    ErrorKind::Config(rsgi_config::Code::Route),
+                    e.to_string(),
+                    Some(table.section.loc.clone()),
+                    Some(table.section.header.clone()),
+                ));
+                None
             }
         }
     }
@@ -353,4 +407,13 @@ fn distance(a: &str, b: &str) -> usize {
         prev = cur;
     }
     prev[b.len()]
+}
+
+/// The methods of a checked route (`*` is an empty list).
+fn route_methods(route: &Route<Loc>) -> Methods {
+    if route.methods.is_empty() {
+        return Methods::ANY;
+    }
+    let text = route.methods.join("|");
+    text.parse().unwrap_or(Methods::ANY)
 }

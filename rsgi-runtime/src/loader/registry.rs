@@ -308,6 +308,8 @@ const RUST_PATHS: &[(&[&str], &str)] = &[
 #[derive(Clone)]
 pub struct Registry {
     entries: BTreeMap<String, Entry>,
+    /// Route handlers of `[routes:…]` sections, by the name the ini gives.
+    handlers: BTreeMap<String, crate::routes::BoxHandler>,
     stub_unknown: bool,
 }
 
@@ -315,6 +317,7 @@ impl fmt::Debug for Registry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Registry")
             .field("names", &self.entries.keys().collect::<Vec<_>>())
+            .field("handlers", &self.handlers.keys().collect::<Vec<_>>())
             .field("stub_unknown", &self.stub_unknown)
             .finish()
     }
@@ -397,7 +400,7 @@ impl Default for Registry {
 impl Registry {
     /// A registry that knows nothing, not even urlmap.
     pub fn empty() -> Self {
-        Registry { entries: BTreeMap::new(), stub_unknown: false }
+        Registry { entries: BTreeMap::new(), handlers: BTreeMap::new(), stub_unknown: false }
     }
 
     /// Makes unknown factories stubs instead of errors (`--stub-unknown`):
@@ -599,6 +602,42 @@ impl Registry {
             self.insert(name, Entry::Filter { make: Arc::clone(&make), protocol: Protocol::FilterFactory });
         }
         self
+    }
+
+    /// Registers a route handler under `name`, the value of a route line in
+    /// a `[routes:…]` section (`GET "/servers/{id}" = servers.show`). Any
+    /// name works, a Rust path (`servers::show`) as well as a dotted one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rsgi::loader::{Deployment, Registry};
+    /// use rsgi::{IntoResponse, Request};
+    ///
+    /// async fn show(req: Request) -> impl IntoResponse {
+    ///     format!("server {}", rsgi::routes::params(&req).get("id").unwrap_or_default())
+    /// }
+    ///
+    /// let mut registry = Registry::default();
+    /// registry.handler("servers::show", show);
+    /// let ini = "[routes:main]\nGET \"/servers/{id}\" = servers::show\n";
+    /// let app = Deployment::parse(ini, "api-paste.ini")?.load("main", &registry)?;
+    /// # let _ = app;
+    /// # Ok::<(), rsgi::loader::LoadError>(())
+    /// ```
+    pub fn handler<H: crate::routes::Handler>(&mut self, name: &str, handler: H) -> &mut Self {
+        self.handlers.insert(name.to_owned(), crate::routes::BoxHandler::new(handler));
+        self
+    }
+
+    /// The route handler registered under `name`.
+    pub(crate) fn lookup_handler(&self, name: &str) -> Option<&crate::routes::BoxHandler> {
+        self.handlers.get(name)
+    }
+
+    /// The names of the registered route handlers.
+    pub(crate) fn handler_names(&self) -> impl Iterator<Item = &str> {
+        self.handlers.keys().map(String::as_str)
     }
 
     fn insert(&mut self, name: &str, entry: Entry) -> &mut Self {

@@ -13,12 +13,13 @@ use http::StatusCode;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use hyper_util::server::graceful::GracefulConnection;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_rustls::TlsAcceptor;
 
 use super::listener::{Listener, Stream};
 use super::pool::Pool;
+use super::watchdog::{Order, Registration, Watch, Watchdog};
 use super::{Config, Protocol};
 use crate::app::{App, IntoResponse, Response};
 use crate::body::Body;
@@ -43,8 +44,9 @@ pub(crate) struct Shared<A> {
     max_header_size: usize,
     tcp_nodelay: bool,
     header_read_timeout: Duration,
-    client_socket_timeout: Option<Duration>,
     shutdown_timeout: Duration,
+    /// Times the connections and gives them shutdown orders.
+    watchdog: Arc<Watchdog>,
 }
 
 impl<A: App> Shared<A> {
@@ -84,8 +86,8 @@ impl<A: App> Shared<A> {
             max_header_size: config.max_header_size,
             tcp_nodelay: config.tcp_nodelay,
             header_read_timeout: config.header_read_timeout,
-            client_socket_timeout: config.client_socket_timeout,
             shutdown_timeout: config.shutdown_timeout,
+            watchdog: Watchdog::new(config.header_read_timeout, config.client_socket_timeout),
         }
     }
 }
@@ -97,7 +99,14 @@ pub(crate) async fn accept_loop<A: App>(
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) {
     let local = listener.local_addr();
-    let graceful = GracefulShutdown::new();
+    let watchdog = Arc::clone(&shared.watchdog);
+    let thread = match watchdog.start() {
+        Ok(t) => Some(t),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the watchdog thread: connections will not time out");
+            None
+        }
+    };
     tokio::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
@@ -108,8 +117,7 @@ pub(crate) async fn accept_loop<A: App>(
         match accepted {
             Ok((stream, remote)) => {
                 let shared = Arc::clone(&shared);
-                let watcher = graceful.watcher();
-                tokio::spawn(async move { serve_stream(shared, stream, remote, local, watcher).await });
+                tokio::spawn(async move { serve_stream(shared, stream, remote, local).await });
             }
             // The peer gave up before we got to it: nothing to do.
             Err(e) if is_connection_error(&e) => {}
@@ -122,10 +130,21 @@ pub(crate) async fn accept_loop<A: App>(
         }
     }
     drop(listener);
-    let open = graceful.count();
-    tracing::info!(connections = open, "stopped accepting; draining in-flight requests");
-    if tokio::time::timeout(shared.shutdown_timeout, graceful.shutdown()).await.is_err() {
+    tracing::info!(connections = watchdog.len(), "stopped accepting; draining in-flight requests");
+    watchdog.order_all(Order::Drain);
+    let drained = tokio::time::timeout(shared.shutdown_timeout, async {
+        while watchdog.len() > 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    if drained.is_err() {
         tracing::warn!(timeout = ?shared.shutdown_timeout, "drain timed out; closing remaining connections");
+        watchdog.order_all(Order::Close);
+    }
+    watchdog.stop();
+    if let Some(t) = thread {
+        t.thread().unpark();
     }
 }
 
@@ -141,7 +160,6 @@ async fn serve_stream<A: App>(
     stream: Stream,
     remote: Option<SocketAddr>,
     local: Option<SocketAddr>,
-    watcher: Watcher,
 ) {
     match stream {
         Stream::Tcp(tcp) => {
@@ -158,7 +176,7 @@ async fn serve_stream<A: App>(
                     };
                     let h2 = tls_stream.get_ref().1.alpn_protocol() == Some(b"h2");
                     let protocol = if h2 { Protocol::Http2 } else { Protocol::Http1 };
-                    serve_io(&shared, tls_stream, protocol, Scheme::Https, remote, local, watcher).await;
+                    serve_io(&shared, tls_stream, protocol, Scheme::Https, remote, local).await;
                 }
                 None => {
                     let protocol = match shared.protocol {
@@ -168,12 +186,12 @@ async fn serve_stream<A: App>(
                         },
                         p => p,
                     };
-                    serve_io(&shared, tcp, protocol, Scheme::Http, remote, local, watcher).await;
+                    serve_io(&shared, tcp, protocol, Scheme::Http, remote, local).await;
                 }
             }
         }
         #[cfg(unix)]
-        Stream::Unix(unix) => serve_io(&shared, unix, shared.protocol, Scheme::Http, None, None, watcher).await,
+        Stream::Unix(unix) => serve_io(&shared, unix, shared.protocol, Scheme::Http, None, None).await,
     }
 }
 
@@ -214,21 +232,13 @@ async fn serve_io<A, S>(
     scheme: Scheme,
     remote: Option<SocketAddr>,
     local: Option<SocketAddr>,
-    watcher: Watcher,
 ) where
     A: App,
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let conn = Arc::new(Conn {
-        shared: Arc::clone(shared),
-        scheme,
-        remote,
-        local,
-        io: AtomicU64::new(0),
-        started: AtomicU64::new(0),
-        finished: AtomicU64::new(0),
-    });
-    let io = TokioIo::new(Activity { inner: io, conn: Arc::clone(&conn) as Arc<dyn Counters> });
+    let conn =
+        Arc::new(Conn { shared: Arc::clone(shared), scheme, remote, local, registration: shared.watchdog.register() });
+    let io = TokioIo::new(Activity { inner: io, watch: Arc::clone(&conn.registration.watch) });
     let service_conn = Arc::clone(&conn);
     let service = hyper::service::service_fn(move |req: http::Request<Incoming>| {
         let conn = Arc::clone(&service_conn);
@@ -236,36 +246,21 @@ async fn serve_io<A, S>(
         CatchRequest { future: CatchUnwind::new(async move { handle(&conn, req).await }) }
     });
     match protocol {
-        Protocol::Auto => drive(&conn, watcher.watch(shared.auto.serve_connection(io, service))).await,
-        Protocol::Http1 => drive(&conn, watcher.watch(shared.http1.serve_connection(io, service))).await,
-        Protocol::Http2 => drive(&conn, watcher.watch(shared.http2.serve_connection(io, service))).await,
+        Protocol::Auto => drive(&conn.registration.watch, shared.auto.serve_connection(io, service)).await,
+        Protocol::Http1 => drive(&conn.registration.watch, shared.http1.serve_connection(io, service)).await,
+        Protocol::Http2 => drive(&conn.registration.watch, shared.http2.serve_connection(io, service)).await,
     }
 }
 
-/// One connection: what its requests need, and the counters its IO, its
-/// requests and [`drive`] share.
+/// One connection: what its requests need, and its place in the watchdog.
 struct Conn<A> {
     shared: Arc<Shared<A>>,
     scheme: Scheme,
     remote: Option<SocketAddr>,
     local: Option<SocketAddr>,
-    /// Reads and writes that moved bytes (bumped by [`Activity`]).
-    io: AtomicU64,
-    /// Requests handed to the app (bumped by [`handle`]).
-    started: AtomicU64,
-    /// Requests the app has answered (bumped by [`handle`]).
-    finished: AtomicU64,
-}
-
-/// The IO counter, without the app type (so [`Activity`] is not generic over it).
-trait Counters: Send + Sync {
-    fn bump_io(&self);
-}
-
-impl<A: App> Counters for Conn<A> {
-    fn bump_io(&self) {
-        self.io.fetch_add(1, Ordering::Relaxed);
-    }
+    /// The counters the watchdog reads; leaves the watchdog when the
+    /// connection ends.
+    registration: Registration,
 }
 
 /// Counts a request as finished even if its future is dropped.
@@ -279,8 +274,9 @@ impl Drop for Finished<'_> {
 
 /// Runs one request through the app, within the pool.
 async fn handle<A: App>(conn: &Conn<A>, req: http::Request<Incoming>) -> Response {
-    conn.started.fetch_add(1, Ordering::Relaxed);
-    let _finished = Finished(&conn.finished);
+    let watch = &conn.registration.watch;
+    watch.started.fetch_add(1, Ordering::Relaxed);
+    let _finished = Finished(&watch.finished);
     let shared = &*conn.shared;
     if head_too_large(&req, shared.max_header_size) {
         let mut res =
@@ -338,66 +334,33 @@ impl<F: std::future::Future<Output = Response>> std::future::Future for CatchReq
     }
 }
 
-/// Drives a connection and enforces its timeouts, checking its counters
-/// every half `header_read_timeout`:
-///
-/// - no request in flight and none started for two checks in a row (a
-///   fresh connection that sends nothing, a request head that trickles in,
-///   an idle keep-alive connection): closed after between one and one and a
-///   half `header_read_timeout`;
-/// - a request in flight but no byte moving either way for
-///   `client_socket_timeout` (a stalled upload or a client that stopped
-///   reading): closed.
-///
-/// hyper could time request heads itself, but it arms and allocates a timer
-/// for every request; counting here costs a relaxed atomic add per request.
-async fn drive<A, C>(conn: &Conn<A>, connection: C)
+/// Drives a connection until it ends, or until the watchdog orders it to
+/// drain (graceful shutdown: finish the requests in flight, then close) or
+/// to close (a timeout, or a drain that took too long).
+async fn drive<C>(watch: &Watch, connection: C)
 where
-    C: std::future::Future,
+    C: GracefulConnection,
 {
-    let shared = &*conn.shared;
-    let tick = (shared.header_read_timeout / 2).max(Duration::from_millis(10));
-    let mut checks = tokio::time::interval_at(tokio::time::Instant::now() + tick, tick);
-    checks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(connection);
-    let mut last_started = 0;
-    let mut last_io = 0;
-    let mut last_io_at = tokio::time::Instant::now();
-    let mut stalled = 0;
+    let mut seen = 0;
     loop {
-        tokio::select! {
+        let order = tokio::select! {
             biased;
             _ = &mut connection => return,
-            _ = checks.tick() => {}
+            order = watch.changed(seen) => order,
+        };
+        seen = order.level();
+        match order {
+            Order::Drain => connection.as_mut().graceful_shutdown(),
+            Order::Close => return tracing::debug!("closing a connection: timed out or shut down"),
         }
-        let started = conn.started.load(Ordering::Relaxed);
-        let finished = conn.finished.load(Ordering::Relaxed);
-        let io = conn.io.load(Ordering::Relaxed);
-        if io != last_io {
-            last_io = io;
-            last_io_at = tokio::time::Instant::now();
-        }
-        if started > finished {
-            stalled = 0;
-            if shared.client_socket_timeout.is_some_and(|limit| last_io_at.elapsed() >= limit) {
-                return tracing::debug!(remote = ?conn.remote, "closing a connection silent past client_socket_timeout");
-            }
-        } else if started != last_started {
-            stalled = 0;
-        } else {
-            stalled += 1;
-            if stalled >= 2 {
-                return tracing::debug!(remote = ?conn.remote, "closing a connection that sent no request within header_read_timeout");
-            }
-        }
-        last_started = started;
     }
 }
 
 /// Counts reads and writes that moved bytes, for [`drive`]'s checks.
 struct Activity<S> {
     inner: S,
-    conn: Arc<dyn Counters>,
+    watch: Arc<Watch>,
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Activity<S> {
@@ -405,7 +368,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Activity<S> {
         let before = buf.filled().len();
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
         if buf.filled().len() > before {
-            self.conn.bump_io();
+            self.watch.io.fetch_add(1, Ordering::Relaxed);
         }
         polled
     }
@@ -415,7 +378,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Activity<S> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
         if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
-            self.conn.bump_io();
+            self.watch.io.fetch_add(1, Ordering::Relaxed);
         }
         polled
     }
@@ -427,7 +390,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Activity<S> {
     ) -> Poll<io::Result<usize>> {
         let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
         if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
-            self.conn.bump_io();
+            self.watch.io.fetch_add(1, Ordering::Relaxed);
         }
         polled
     }

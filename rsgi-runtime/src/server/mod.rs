@@ -34,6 +34,7 @@ mod listener;
 mod pool;
 pub mod shutdown;
 mod tls;
+mod watchdog;
 
 use std::future::Future;
 use std::io;
@@ -105,6 +106,12 @@ pub struct Config {
     /// Set `SO_REUSEPORT`, so that several processes can share the port
     /// behind one address. Default `false`.
     pub reuse_port: bool,
+    /// [`run`] starts one single-threaded runtime per worker, each with its
+    /// own `SO_REUSEPORT` listener on `bind` (the kernel spreads the
+    /// connections), instead of one work-stealing runtime. Each runtime has
+    /// `pool_size / workers` (rounded up) request slots. TCP only. Default
+    /// `false`.
+    pub per_core: bool,
     /// How long shutdown waits for in-flight requests. Default 60 s (Nova's
     /// `graceful_shutdown_timeout`).
     pub shutdown_timeout: Duration,
@@ -129,6 +136,7 @@ impl Default for Config {
             key_file: None,
             workers: None,
             reuse_port: false,
+            per_core: false,
             shutdown_timeout: Duration::from_secs(60),
         }
     }
@@ -142,7 +150,7 @@ impl Config {
     /// (seconds), `max_header_size`, `max_headers`, `protocol`
     /// (`auto`/`http1`/`http2`), `pipeline_flush`, `log_format` (empty for
     /// none), `cert_file`, `key_file`, `workers`, `reuse_port`,
-    /// `shutdown_timeout` (seconds). Returns `Ok(false)` for a name that is
+    /// `shutdown_timeout` (seconds), `per_core`. Returns `Ok(false)` for a name that is
     /// not a server option.
     ///
     /// # Errors
@@ -195,6 +203,7 @@ impl Config {
             "key_file" => self.key_file = Some(PathBuf::from(value)),
             "workers" => self.workers = Some(size(value)?).filter(|&n| n > 0),
             "reuse_port" => self.reuse_port = flag(value)?,
+            "per_core" => self.per_core = flag(value)?,
             "shutdown_timeout" => self.shutdown_timeout = secs(value)?,
             _ => return Ok(false),
         }
@@ -239,7 +248,7 @@ impl Config {
         match name.replace('-', "_").as_str() {
             "bind" => "127.0.0.1:0".to_owned(),
             "protocol" => "auto".to_owned(),
-            "tcp_nodelay" | "keepalive" | "pipeline_flush" | "reuse_port" => "true".to_owned(),
+            "tcp_nodelay" | "keepalive" | "pipeline_flush" | "reuse_port" | "per_core" => "true".to_owned(),
             _ => "1".to_owned(),
         }
     }
@@ -319,6 +328,9 @@ pub async fn serve<A: App>(
 ///
 /// Binding fails, or a setting is invalid.
 pub fn run<A: App>(config: Config, app: A) -> io::Result<()> {
+    if config.per_core {
+        return run_per_core(config, app);
+    }
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = config.workers {
         rt.worker_threads(n.max(1));
@@ -330,4 +342,76 @@ pub fn run<A: App>(config: Config, app: A) -> io::Result<()> {
         serve(listener, &config, app, shutdown::signal()).await?;
         Ok(())
     })
+}
+
+/// [`run`] with [`Config::per_core`]: one current-thread runtime and one
+/// `SO_REUSEPORT` listener per worker, all stopped by one signal.
+fn run_per_core<A: App>(config: Config, app: A) -> io::Result<()> {
+    let BindAddr::Tcp(addr) = config.bind else {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "`per_core` needs a TCP `bind` address"));
+    };
+    if addr.port() == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "`per_core` needs a fixed port (each runtime binds it)",
+        ));
+    }
+    let workers = config.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let mut each = config.clone();
+    each.pool_size = config.pool_size.div_ceil(workers);
+    each.reuse_port = true;
+    // Checked once up front so that a bad setting is one error, not one per runtime.
+    if let Some(f) = &each.log_format {
+        crate::filters::request_log::LogFormat::parse(f).map_err(ServerError::LogFormat)?;
+    }
+    let app = Arc::new(app);
+    let trigger = Trigger::new();
+    let mut threads = Vec::with_capacity(workers);
+    for i in 0..workers {
+        let (each, app, stop) = (each.clone(), Arc::clone(&app), trigger.wait());
+        let thread =
+            std::thread::Builder::new().name(format!("rsgi-worker-{i}")).spawn(move || -> io::Result<()> {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                rt.block_on(async move {
+                    let listener = Listener::bind(&each.bind, each.backlog, true)?;
+                    serve(listener, &each, app, stop).await?;
+                    Ok(())
+                })
+            })?;
+        threads.push(thread);
+    }
+    tracing::info!(bind = %config.bind, workers, pool_size = config.pool_size, "rsgi listening (a runtime per core)");
+    let signals = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let stopped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watch_threads = {
+        let stopped = Arc::clone(&stopped);
+        let trigger = trigger.clone();
+        std::thread::Builder::new().name("rsgi-signals".to_owned()).spawn(move || {
+            signals.block_on(async {
+                tokio::select! {
+                    () = shutdown::signal() => {}
+                    () = async {
+                        while !stopped.load(std::sync::atomic::Ordering::Acquire) {
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                    } => {}
+                }
+            });
+            trigger.fire();
+        })?
+    };
+    let mut result = Ok(());
+    for thread in threads {
+        let outcome = thread.join().unwrap_or_else(|_| Err(io::Error::other("a worker runtime panicked")));
+        if outcome.is_err() {
+            // One runtime failed (it could not bind, say): stop the others.
+            trigger.fire();
+            if result.is_ok() {
+                result = outcome;
+            }
+        }
+    }
+    stopped.store(true, std::sync::atomic::Ordering::Release);
+    let _ = watch_threads.join();
+    result
 }
