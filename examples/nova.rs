@@ -13,11 +13,11 @@
 //! Read what `deploy!` made of it: `cargo expand --example nova`.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{LazyLock, Mutex};
 
 use rsgi::factory::{Factory, NoSettings};
-use rsgi::http::{HeaderValue, Method, StatusCode, header};
+use rsgi::http::{HeaderValue, StatusCode, header};
 use rsgi::{App, Filter, IntoResponse, Json, Request, Response};
 use serde_json::json;
 
@@ -155,37 +155,14 @@ impl Server {
     }
 }
 
-/// The routes of the servers API, matched on `PATH_INFO`.
-#[derive(Clone, Copy, Debug)]
-enum Route {
-    Servers,
-    Detail,
-    Server,
-    Action,
-}
-
-/// `osapi_compute_app_v21`: an in-memory servers API.
-#[derive(Debug)]
-struct ServersApi {
-    router: matchit::Router<Route>,
+/// The servers, in memory (`osapi_compute_app_v21`'s database).
+struct Store {
     servers: Mutex<BTreeMap<u64, Server>>,
     next_id: AtomicU64,
 }
 
-impl ServersApi {
-    fn new() -> Self {
-        let mut router = matchit::Router::new();
-        for (path, route) in [
-            ("/servers", Route::Servers),
-            ("/servers/detail", Route::Detail),
-            ("/servers/{id}", Route::Server),
-            ("/servers/{id}/action", Route::Action),
-        ] {
-            router.insert(path, route).expect("the routes do not conflict");
-        }
-        ServersApi { router, servers: Mutex::new(BTreeMap::new()), next_id: AtomicU64::new(1) }
-    }
-}
+static STORE: LazyLock<Store> =
+    LazyLock::new(|| Store { servers: Mutex::new(BTreeMap::new()), next_id: AtomicU64::new(1) });
 
 fn not_found(what: &str) -> Response {
     (StatusCode::NOT_FOUND, Json(json!({"itemNotFound": {"code": 404, "message": what}}))).into_response()
@@ -195,81 +172,101 @@ fn bad_request(what: &str) -> Response {
     (StatusCode::BAD_REQUEST, Json(json!({"badRequest": {"code": 400, "message": what}}))).into_response()
 }
 
-fn method_not_allowed(allow: &'static str) -> Response {
-    let mut res = StatusCode::METHOD_NOT_ALLOWED.into_response();
-    res.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
-    res
-}
+/// The handlers of the `[routes:osapi_compute_app_v21]` table: Nova's
+/// `APIRouterV21` reduced to the servers resource.
+mod servers {
+    use super::*;
 
-impl App for ServersApi {
-    async fn call(&self, mut req: Request) -> Response {
-        let Some(ctx) = req.extensions().get::<Context>().cloned() else {
-            return (StatusCode::FORBIDDEN, "no request context").into_response();
+    /// The request context the auth filters left, and the `{id}` parameter.
+    fn context(req: &Request) -> Result<Context, Response> {
+        req.extensions()
+            .get::<Context>()
+            .cloned()
+            .ok_or_else(|| (StatusCode::FORBIDDEN, "no request context").into_response())
+    }
+
+    fn id(req: &Request) -> Result<u64, Response> {
+        let id = rsgi::routes::params(req).get("id").unwrap_or("");
+        id.parse().map_err(|_| not_found(&format!("Instance {id} could not be found.")))
+    }
+
+    fn list(req: &Request, view: fn(&Server) -> serde_json::Value) -> Response {
+        let ctx = match context(req) {
+            Ok(c) => c,
+            Err(res) => return res,
         };
-        let (route, id) = match self.router.at(req.path_info()) {
-            Ok(m) => (*m.value, m.params.get("id").map(str::to_owned)),
-            Err(_) => return not_found("The resource could not be found."),
+        let servers = STORE.servers.lock().unwrap_or_else(|e| e.into_inner());
+        let mine: Vec<_> = servers.values().filter(|s| s.project_id == ctx.project_id).map(view).collect();
+        Json(json!({"servers": mine})).into_response()
+    }
+
+    /// `GET /servers`
+    pub(crate) async fn index(req: Request) -> Response {
+        list(&req, Server::brief)
+    }
+
+    /// `GET /servers/detail`
+    pub(crate) async fn detail(req: Request) -> Response {
+        list(&req, Server::detail)
+    }
+
+    /// `POST /servers` with `{"server": {"name": …}}`
+    pub(crate) async fn create(mut req: Request) -> Response {
+        let ctx = match context(&req) {
+            Ok(c) => c,
+            Err(res) => return res,
         };
-        let id = match id.map(|s| s.parse::<u64>()) {
-            Some(Ok(id)) => Some(id),
-            Some(Err(_)) => return not_found("Instance could not be found."),
-            None => None,
+        let body = match req.take_body().collect_bytes().await {
+            Ok(b) => b,
+            Err(e) => return bad_request(&e.to_string()),
         };
-        let method = req.method().clone();
-        let mut servers = self.servers.lock().unwrap_or_else(|e| e.into_inner());
-        let mine = |s: &&Server| s.project_id == ctx.project_id;
-        match (route, method, id) {
-            (Route::Servers, Method::GET | Method::HEAD, _) => {
-                Json(json!({"servers": servers.values().filter(mine).map(Server::brief).collect::<Vec<_>>()}))
-                    .into_response()
-            }
-            (Route::Detail, Method::GET | Method::HEAD, _) => {
-                Json(json!({"servers": servers.values().filter(mine).map(Server::detail).collect::<Vec<_>>()}))
-                    .into_response()
-            }
-            (Route::Servers, Method::POST, _) => {
-                drop(servers);
-                let body = match req.take_body().collect_bytes().await {
-                    Ok(b) => b,
-                    Err(e) => return bad_request(&e.to_string()),
-                };
-                let name = serde_json::from_slice::<serde_json::Value>(&body)
-                    .ok()
-                    .and_then(|v| v["server"]["name"].as_str().map(str::to_owned));
-                let Some(name) = name else {
-                    return bad_request("Expected {\"server\": {\"name\": …}}.");
-                };
-                let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-                let server = Server { id, name, project_id: ctx.project_id.clone(), status: "ACTIVE" };
-                let doc = json!({"server": server.detail()});
-                self.servers.lock().unwrap_or_else(|e| e.into_inner()).insert(id, server);
-                (StatusCode::ACCEPTED, Json(doc)).into_response()
-            }
-            (Route::Server, Method::GET | Method::HEAD, Some(id)) => match servers.get(&id).filter(|s| mine(s)) {
-                Some(s) => Json(json!({"server": s.detail()})).into_response(),
-                None => not_found(&format!("Instance {id} could not be found.")),
-            },
-            (Route::Server, Method::DELETE, Some(id)) => match servers.get(&id).filter(|s| mine(s)) {
-                Some(_) => {
-                    servers.remove(&id);
-                    StatusCode::NO_CONTENT.into_response()
-                }
-                None => not_found(&format!("Instance {id} could not be found.")),
-            },
-            (Route::Action, Method::POST, Some(id)) => {
-                match servers.get_mut(&id).filter(|s| s.project_id == ctx.project_id) {
-                    Some(s) => {
-                        s.status = if s.status == "ACTIVE" { "SHUTOFF" } else { "ACTIVE" };
-                        StatusCode::ACCEPTED.into_response()
-                    }
-                    None => not_found(&format!("Instance {id} could not be found.")),
-                }
-            }
-            (Route::Servers, ..) => method_not_allowed("GET, HEAD, POST"),
-            (Route::Detail, ..) => method_not_allowed("GET, HEAD"),
-            (Route::Server, ..) => method_not_allowed("GET, HEAD, DELETE"),
-            (Route::Action, ..) => method_not_allowed("POST"),
+        let name = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["server"]["name"].as_str().map(str::to_owned));
+        let Some(name) = name else {
+            return bad_request("Expected {\"server\": {\"name\": …}}.");
+        };
+        let id = STORE.next_id.fetch_add(1, Ordering::Relaxed);
+        let server = Server { id, name, project_id: ctx.project_id, status: "ACTIVE" };
+        let doc = json!({"server": server.detail()});
+        STORE.servers.lock().unwrap_or_else(|e| e.into_inner()).insert(id, server);
+        (StatusCode::ACCEPTED, Json(doc)).into_response()
+    }
+
+    /// Runs `f` on the caller's server `{id}`, or answers 404.
+    fn with_server(req: &Request, f: impl FnOnce(&mut BTreeMap<u64, Server>, u64) -> Response) -> Response {
+        let (ctx, id) = match (context(req), id(req)) {
+            (Ok(c), Ok(id)) => (c, id),
+            (Err(res), _) | (_, Err(res)) => return res,
+        };
+        let mut servers = STORE.servers.lock().unwrap_or_else(|e| e.into_inner());
+        if servers.get(&id).is_none_or(|s| s.project_id != ctx.project_id) {
+            return not_found(&format!("Instance {id} could not be found."));
         }
+        f(&mut servers, id)
+    }
+
+    /// `GET /servers/{id}`
+    pub(crate) async fn show(req: Request) -> Response {
+        with_server(&req, |servers, id| Json(json!({"server": servers[&id].detail()})).into_response())
+    }
+
+    /// `DELETE /servers/{id}`
+    pub(crate) async fn delete(req: Request) -> Response {
+        with_server(&req, |servers, id| {
+            servers.remove(&id);
+            StatusCode::NO_CONTENT.into_response()
+        })
+    }
+
+    /// `POST /servers/{id}/action`: toggles the server on and off.
+    pub(crate) async fn action(req: Request) -> Response {
+        with_server(&req, |servers, id| {
+            if let Some(s) = servers.get_mut(&id) {
+                s.status = if s.status == "ACTIVE" { "SHUTOFF" } else { "ACTIVE" };
+            }
+            StatusCode::ACCEPTED.into_response()
+        })
     }
 }
 
@@ -310,7 +307,6 @@ macro_rules! unit_factory {
 unit_factory!(
     VersionsApp => VersionsApp,
     VersionApp => VersionApp,
-    ServersApi => ServersApi::new(),
     NoAuth2 => NoAuth2,
     KeystoneContext => KeystoneContext,
     LegacyV2 => LegacyV2,
@@ -380,8 +376,15 @@ rsgi::deploy! {
     [filter:legacy_v2_compatible]
     use = LegacyV2
 
-    [app:osapi_compute_app_v21]
-    use = ServersApi
+    // Nova's APIRouterV21, as a route table: matched on what the urlmap
+    // leaves in PATH_INFO; 404, 405 with `Allow` and HEAD come with it.
+    [routes:osapi_compute_app_v21]
+    GET "/servers" = servers::index
+    POST "/servers" = servers::create
+    GET "/servers/detail" = servers::detail
+    GET "/servers/{id}" = servers::show
+    DELETE "/servers/{id}" = servers::delete
+    POST "/servers/{id}/action" = servers::action
 
     [pipeline:oscomputeversions]
     pipeline = cors faultwrap request_log http_proxy_to_wsgi oscomputeversionapp
