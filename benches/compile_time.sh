@@ -7,6 +7,9 @@
 #
 #   benches/compile_time.sh            # uses $CARGO_TARGET_DIR, else a temp dir
 set -euo pipefail
+# Incremental compilation would serve "touch main.rs and rebuild" from its
+# cache and time almost nothing.
+export CARGO_INCREMENTAL=0
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT

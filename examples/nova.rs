@@ -73,40 +73,45 @@ fn header_str<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
+// These filters do their work before calling the inner app and return its
+// future as is (no `async` wrapper holding the request a second time).
+
 impl<A: App> App for Wrapped<NoAuth2, A> {
-    async fn call(&self, mut req: Request) -> Response {
+    fn call(&self, mut req: Request) -> impl Future<Output = Response> + Send {
         let project_id = header_str(&req, "x-auth-project-id").unwrap_or("demo").to_owned();
         req.extensions_mut().insert(Context { project_id, legacy_v2: false });
-        self.inner.call(req).await
+        self.inner.call(req)
     }
 }
 
 impl<A: App> App for Wrapped<AuthToken, A> {
-    async fn call(&self, req: Request) -> Response {
-        if header_str(&req, "x-auth-token") != Some(self.filter.token.as_str()) {
-            let mut res = (StatusCode::UNAUTHORIZED, Json(json!({"error": {"code": 401, "title": "Unauthorized", "message": "The request you have made requires authentication."}}))).into_response();
-            res.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Keystone uri=\"http://127.0.0.1:5000\""));
-            return res;
+    fn call(&self, req: Request) -> impl Future<Output = Response> + Send {
+        if header_str(&req, "x-auth-token") == Some(self.filter.token.as_str()) {
+            return rsgi::app::EitherFuture::Left { future: self.inner.call(req) };
         }
-        self.inner.call(req).await
+        let body = json!({"error": {"code": 401, "title": "Unauthorized",
+                          "message": "The request you have made requires authentication."}});
+        let mut res = (StatusCode::UNAUTHORIZED, Json(body)).into_response();
+        res.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Keystone uri=\"http://127.0.0.1:5000\""));
+        rsgi::app::EitherFuture::Right { future: std::future::ready(res) }
     }
 }
 
 impl<A: App> App for Wrapped<KeystoneContext, A> {
-    async fn call(&self, mut req: Request) -> Response {
+    fn call(&self, mut req: Request) -> impl Future<Output = Response> + Send {
         let project_id = header_str(&req, "x-project-id").unwrap_or("admin").to_owned();
         req.extensions_mut().insert(Context { project_id, legacy_v2: false });
-        self.inner.call(req).await
+        self.inner.call(req)
     }
 }
 
 impl<A: App> App for Wrapped<LegacyV2, A> {
-    async fn call(&self, mut req: Request) -> Response {
+    fn call(&self, mut req: Request) -> impl Future<Output = Response> + Send {
         if let Some(ctx) = req.extensions_mut().get_mut::<Context>() {
             ctx.legacy_v2 = true;
         }
-        self.inner.call(req).await
+        self.inner.call(req)
     }
 }
 
@@ -174,6 +179,9 @@ fn bad_request(what: &str) -> Response {
 
 /// The handlers of the `[routes:osapi_compute_app_v21]` table: Nova's
 /// `APIRouterV21` reduced to the servers resource.
+// The `Err` of the small helpers below is the answer to send: a `Response`
+// by value, made once per failed request, is what a handler returns anyway.
+#[allow(clippy::result_large_err)]
 mod servers {
     use super::*;
 

@@ -287,6 +287,43 @@ impl<L: Future, R: Future<Output = L::Output>> Future for EitherFuture<L, R> {
     }
 }
 
+pin_project_lite::pin_project! {
+    /// A future whose output goes through `map` once ready: how a filter
+    /// post-processes the inner app's response without an `async` block
+    /// that would keep a second copy of the request in its state (nested
+    /// `async` filters copy each inner future into the outer one, a cost
+    /// that grows with the square of the pipeline's depth).
+    #[doc(hidden)]
+    pub struct MapFuture<F, M> {
+        #[pin]
+        future: F,
+        map: Option<M>,
+    }
+}
+
+impl<F, M> MapFuture<F, M> {
+    /// Maps the output of `future` with `map`.
+    pub fn new(future: F, map: M) -> Self {
+        MapFuture { future, map: Some(map) }
+    }
+}
+
+impl<F: Future, M: FnOnce(F::Output) -> T, T> Future for MapFuture<F, M> {
+    type Output = T;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<T> {
+        let this = self.project();
+        match this.future.poll(cx) {
+            std::task::Poll::Ready(out) => match this.map.take() {
+                Some(map) => std::task::Poll::Ready(map(out)),
+                // Polled again after completion: a caller bug, as for any future.
+                None => std::task::Poll::Pending,
+            },
+            std::task::Poll::Pending => std::task::Poll::Pending,
+        }
+    }
+}
+
 /// An app with no value: the starting point of type-level choices.
 #[derive(Clone, Copy, Debug)]
 pub enum Never {}

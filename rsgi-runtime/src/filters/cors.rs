@@ -2,7 +2,7 @@
 
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 
-use crate::app::{App, Response};
+use crate::app::{App, EitherFuture, MapFuture, Response};
 use crate::body::Body;
 use crate::filter::Filter;
 use crate::request::Request;
@@ -127,21 +127,22 @@ fn join<T: AsRef<str>>(items: impl IntoIterator<Item = T>) -> Option<HeaderValue
 }
 
 impl<A: App> App for Cors<A> {
-    async fn call(&self, req: Request) -> Response {
-        let origin = req.headers().get(header::ORIGIN).cloned();
-        let Some(origin) = origin else {
-            return self.inner.call(req).await;
+    fn call(&self, req: Request) -> impl Future<Output = Response> + Send {
+        let Some(origin) = req.headers().get(header::ORIGIN).cloned() else {
+            return EitherFuture::Left { future: self.inner.call(req) };
         };
         let allowed = origin.to_str().is_ok_and(|o| self.config.origin_allowed(o));
         if req.method() == Method::OPTIONS && req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD) {
-            return self.preflight(req.headers(), &origin, allowed);
+            let answer = self.preflight(req.headers(), &origin, allowed);
+            return EitherFuture::Right { future: EitherFuture::Left { future: std::future::ready(answer) } };
         }
-        let mut res = self.inner.call(req).await;
-        if allowed {
-            let h = res.headers_mut();
-            self.simple_headers(h, origin);
-        }
-        res
+        let future = MapFuture::new(self.inner.call(req), move |mut res: Response| {
+            if allowed {
+                self.simple_headers(res.headers_mut(), origin);
+            }
+            res
+        });
+        EitherFuture::Right { future: EitherFuture::Right { future } }
     }
 }
 

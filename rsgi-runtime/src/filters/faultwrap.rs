@@ -3,7 +3,7 @@
 
 use http::StatusCode;
 
-use crate::app::{App, Response, json_response};
+use crate::app::{App, MapFuture, Response, json_response};
 use crate::filter::Filter;
 use crate::panic::{CatchUnwind, panic_message};
 use crate::request::Request;
@@ -80,17 +80,20 @@ fn fault_body(key: &str) -> Vec<u8> {
 }
 
 impl<A: App> App for FaultWrap<A> {
-    async fn call(&self, req: Request) -> Response {
+    fn call(&self, req: Request) -> impl Future<Output = Response> + Send {
         // Cheap clones (a reference count), kept for the log line of a panic.
         let method = req.method().clone();
         let uri = req.uri().clone();
-        match CatchUnwind::new(self.inner.call(req)).await {
-            Ok(res) => res,
-            Err(payload) => {
-                tracing::error!(%method, %uri, panic = panic_message(&*payload), "app panicked; answering 500");
-                json_response(StatusCode::INTERNAL_SERVER_ERROR, self.body.clone())
-            }
-        }
+        MapFuture::new(
+            CatchUnwind::new(self.inner.call(req)),
+            move |caught: Result<Response, Box<dyn std::any::Any + Send>>| match caught {
+                Ok(res) => res,
+                Err(payload) => {
+                    tracing::error!(%method, %uri, panic = panic_message(&*payload), "app panicked; answering 500");
+                    json_response(StatusCode::INTERNAL_SERVER_ERROR, self.body.clone())
+                }
+            },
+        )
     }
 }
 

@@ -6,7 +6,7 @@ use std::hash::{BuildHasher, RandomState};
 
 use http::{HeaderName, HeaderValue};
 
-use crate::app::{App, Response};
+use crate::app::{App, MapFuture, Response};
 use crate::filter::Filter;
 use crate::request::Request;
 
@@ -54,16 +54,17 @@ impl<A: App> Filter<A> for RequestIdFilter {
 }
 
 impl<A: App> App for RequestId<A> {
-    async fn call(&self, mut req: Request) -> Response {
+    fn call(&self, mut req: Request) -> impl Future<Output = Response> + Send {
         let id = new_request_id();
         if let Some(global) = req.headers().get(&HEADER).filter(|v| is_request_id(v.as_bytes())) {
             let global = GlobalRequestId(global.clone());
             req.extensions_mut().insert(global);
         }
         req.set_request_id(id.clone());
-        let mut res = self.inner.call(req).await;
-        res.headers_mut().insert(HEADER, id);
-        res
+        MapFuture::new(self.inner.call(req), move |mut res: Response| {
+            res.headers_mut().insert(HEADER, id);
+            res
+        })
     }
 }
 

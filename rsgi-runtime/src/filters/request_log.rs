@@ -305,10 +305,9 @@ impl<A: App> Filter<A> for RequestLogFilter {
 }
 
 impl<A: App> App for RequestLog<A> {
-    async fn call(&self, req: Request) -> Response {
+    fn call(&self, req: Request) -> impl Future<Output = Response> + Send {
         let line = start(&self.format, &req);
-        let res = self.inner.call(req).await;
-        finish(line, res)
+        crate::app::MapFuture::new(self.inner.call(req), move |res| finish(line, res))
     }
 }
 

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use http::{StatusCode, header};
 use http_body::{Frame, SizeHint};
 
-use crate::app::{App, Response, json_response};
+use crate::app::{App, EitherFuture, MapFuture, Response, json_response};
 use crate::body::{Body, BoxError};
 use crate::filter::Filter;
 use crate::request::Request;
@@ -85,27 +85,29 @@ fn too_large() -> Response {
 }
 
 impl<A: App> App for SizeLimit<A> {
-    async fn call(&self, mut req: Request) -> Response {
+    fn call(&self, mut req: Request) -> impl Future<Output = Response> + Send {
         let declared =
             req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|len| len > self.max) {
-            return too_large();
+            return EitherFuture::Left { future: std::future::ready(too_large()) };
         }
         // A body that is empty, or whose declared length is within the limit
         // (hyper enforces it), needs no counting.
         if declared.is_some() || req.body_mut().is_empty() {
-            return self.inner.call(req).await;
+            return EitherFuture::Right { future: EitherFuture::Left { future: self.inner.call(req) } };
         }
         let tripped = Arc::new(AtomicBool::new(false));
         let body = req.take_body();
-        req.replace_body(Body::new(Limited {
-            inner: body,
-            remaining: self.max,
-            limit: self.max,
-            tripped: Arc::clone(&tripped),
-        }));
-        let res = self.inner.call(req).await;
-        if tripped.load(Ordering::Acquire) { too_large() } else { res }
+        let limited = Limited { inner: body, remaining: self.max, limit: self.max, tripped: Arc::clone(&tripped) };
+        req.replace_body(Body::new(limited));
+        let future =
+            MapFuture::new(
+                self.inner.call(req),
+                move |res| {
+                    if tripped.load(Ordering::Acquire) { too_large() } else { res }
+                },
+            );
+        EitherFuture::Right { future: EitherFuture::Right { future } }
     }
 }
 
