@@ -4,7 +4,6 @@
 //! Run: `cargo run --example hello`, then `curl localhost:8080/hello/world`.
 //! Read what `deploy!` made of it: `cargo expand --example hello`.
 
-use rsgi::factory::{Factory, NoSettings};
 use rsgi::{App, IntoResponse, Request, Response};
 
 /// Greets whatever path it is given.
@@ -14,14 +13,6 @@ struct Hello;
 impl App for Hello {
     async fn call(&self, req: Request) -> Response {
         format!("hello, {}\n", req.path_info().trim_start_matches('/')).into_response()
-    }
-}
-
-impl Factory for Hello {
-    type Settings = NoSettings;
-    type Output = Hello;
-    fn build(_: NoSettings) -> Hello {
-        Hello
     }
 }
 
@@ -35,13 +26,7 @@ impl App for Versions {
     }
 }
 
-impl Factory for Versions {
-    type Settings = NoSettings;
-    type Output = Versions;
-    fn build(_: NoSettings) -> Versions {
-        Versions
-    }
-}
+rsgi::factory!(Hello => Hello, Versions => Versions);
 
 rsgi::deploy! {
     [composite:main]

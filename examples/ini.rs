@@ -7,7 +7,6 @@
 //! `curl localhost:8774/v2.1/servers` and `curl localhost:8774/`.
 //! Choose the pipeline with `AUTH_STRATEGY=keystone cargo run --example ini`.
 
-use rsgi::factory::{Factory, NoSettings};
 use rsgi::{App, IntoResponse, Json, Request, Response};
 
 /// Nova's `APIRouterV21`, reduced to one route.
@@ -23,14 +22,6 @@ impl App for Servers {
     }
 }
 
-impl Factory for Servers {
-    type Settings = NoSettings;
-    type Output = Servers;
-    fn build(_: NoSettings) -> Servers {
-        Servers
-    }
-}
-
 /// Nova's version document.
 #[derive(Debug)]
 struct Versions;
@@ -41,13 +32,7 @@ impl App for Versions {
     }
 }
 
-impl Factory for Versions {
-    type Settings = NoSettings;
-    type Output = Versions;
-    fn build(_: NoSettings) -> Versions {
-        Versions
-    }
-}
+rsgi::factory!(Servers => Servers, Versions => Versions);
 
 rsgi::deploy!(file = "examples/etc/nova-shaped-api-paste.ini", factories {
     "call:nova.api.auth:pipeline_factory_v21" = select,

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{LazyLock, Mutex};
 
-use rsgi::factory::{Factory, NoSettings};
+use rsgi::factory::Factory;
 use rsgi::http::{HeaderValue, StatusCode, header};
 use rsgi::{App, Filter, IntoResponse, Json, Request, Response};
 use serde_json::json;
@@ -300,19 +300,7 @@ impl App for VersionApp {
     }
 }
 
-/// Factories without settings: the type builds itself.
-macro_rules! unit_factory {
-    ($($ty:ident => $make:expr),* $(,)?) => {$(
-        impl Factory for $ty {
-            type Settings = NoSettings;
-            type Output = $ty;
-            fn build(_: NoSettings) -> $ty {
-                $make
-            }
-        }
-    )*};
-}
-unit_factory!(
+rsgi::factory!(
     VersionsApp => VersionsApp,
     VersionApp => VersionApp,
     NoAuth2 => NoAuth2,

@@ -17,7 +17,6 @@
 //! instead (what `deploy!` should cost exactly the same as); every server
 //! option of `rsgi::server::Config::set` is accepted as a flag.
 
-use rsgi::factory::{Factory, NoSettings};
 use rsgi::server::Config;
 use rsgi::{App, Filter, Json, Request, Response};
 
@@ -33,14 +32,6 @@ impl<A: App> Filter<A> for Pass {
     type Output = Passed<A>;
     fn wrap(&self, inner: A) -> Passed<A> {
         Passed(inner)
-    }
-}
-
-impl Factory for Pass {
-    type Settings = NoSettings;
-    type Output = Pass;
-    fn build(_: NoSettings) -> Pass {
-        Pass
     }
 }
 
@@ -72,21 +63,7 @@ impl App for Servers {
     }
 }
 
-impl Factory for Versions {
-    type Settings = NoSettings;
-    type Output = Versions;
-    fn build(_: NoSettings) -> Versions {
-        Versions
-    }
-}
-
-impl Factory for Servers {
-    type Settings = NoSettings;
-    type Output = Servers;
-    fn build(_: NoSettings) -> Servers {
-        Servers
-    }
-}
+rsgi::factory!(Pass => Pass, Versions => Versions, Servers => Servers);
 
 rsgi::deploy! {
     mod ten;

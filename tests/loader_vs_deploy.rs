@@ -6,7 +6,6 @@
 mod common;
 
 use common::{TestServer, get_with};
-use rsgi::factory::{Factory, NoSettings};
 use rsgi::loader::{Registry, loadapp};
 use rsgi::{App, IntoResponse, Json, Request, Response};
 
@@ -25,14 +24,6 @@ impl App for Servers {
     }
 }
 
-impl Factory for Servers {
-    type Settings = NoSettings;
-    type Output = Servers;
-    fn build(_: NoSettings) -> Servers {
-        Servers
-    }
-}
-
 #[derive(Debug)]
 struct Versions;
 
@@ -42,13 +33,7 @@ impl App for Versions {
     }
 }
 
-impl Factory for Versions {
-    type Settings = NoSettings;
-    type Output = Versions;
-    fn build(_: NoSettings) -> Versions {
-        Versions
-    }
-}
+rsgi::factory!(Servers => Servers, Versions => Versions);
 
 rsgi::deploy!(file = "examples/etc/nova-shaped-api-paste.ini", factories {
     "call:nova.api.auth:pipeline_factory_v21" = select,

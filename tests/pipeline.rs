@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
-
 use bytes::Bytes;
 use common::{TestServer, echo, get, get_with, send};
 use http_body_util::Full;
@@ -253,39 +251,16 @@ async fn healthcheck_app_and_disable_file() {
     server.stop().await;
 }
 
-/// Collects what tracing writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 // current_thread: the server runs on this thread, under this thread's subscriber.
 #[tokio::test(flavor = "current_thread")]
 async fn request_log_writes_novas_format() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .without_time()
-        .with_level(false)
-        .with_target(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = common::Captured::start();
     let app = pipeline().filter(RequestLogFilter::new(LogFormat::default())).app(echo("api"));
     let server = TestServer::start(app).await;
     let reply = get(&server.url("/v2.1/servers?limit=2")).await;
     let len = reply.body.len();
     server.stop().await;
-    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let log = captured.text();
     let line = log.lines().find(|l| l.contains("status:")).unwrap_or_else(|| panic!("no access line in {log:?}"));
     let prefix = format!("127.0.0.1 \"GET /v2.1/servers?limit=2 HTTP/1.1\" status: 200 len: {len} time: ");
     assert!(line.trim().starts_with(&prefix), "{line}");

@@ -285,28 +285,7 @@ async fn unix_socket() {
 /// The server's own access log (the `log_format` option), in Nova's format.
 #[tokio::test(flavor = "current_thread")]
 async fn access_log_in_novas_default_format() {
-    use std::sync::Mutex;
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .without_time()
-        .with_target(false)
-        .with_level(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = common::Captured::start();
     let server =
         TestServer::with_config(app_fn(|_| async { (http::StatusCode::CREATED, "made") }), Config::default()).await;
     let client = common::client();
@@ -314,7 +293,7 @@ async fn access_log_in_novas_default_format() {
     let res = client.request(req).await.unwrap();
     let _ = res.into_body().collect().await;
     server.stop().await;
-    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let log = captured.text();
     let line = log.lines().find(|l| l.contains("status:")).unwrap_or_else(|| panic!("no access line: {log}"));
     let re_prefix = "127.0.0.1 \"POST /v2.1/servers HTTP/1.1\" status: 201 len: 4 time: ";
     assert!(line.trim_start().starts_with(re_prefix), "{line}");

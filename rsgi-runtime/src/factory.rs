@@ -239,6 +239,39 @@ macro_rules! settings {
     };
 }
 
+/// Implements [`Factory`] without settings for app or filter types: each
+/// `Type => expression` builds the value a `use = Type` line makes.
+///
+/// # Examples
+///
+/// ```
+/// use rsgi::{App, IntoResponse, Request, Response};
+///
+/// struct Versions;
+///
+/// impl App for Versions {
+///     async fn call(&self, _req: Request) -> Response {
+///         rsgi::Json(r#"{"versions": []}"#).into_response()
+///     }
+/// }
+///
+/// rsgi::factory!(Versions => Versions);
+///
+/// let _: Versions = <Versions as rsgi::factory::Factory>::build(rsgi::factory::NoSettings);
+/// ```
+#[macro_export]
+macro_rules! factory {
+    ($($ty:ty => $make:expr),* $(,)?) => {$(
+        impl $crate::factory::Factory for $ty {
+            type Settings = $crate::factory::NoSettings;
+            type Output = $ty;
+            fn build(_: $crate::factory::NoSettings) -> $ty {
+                $make
+            }
+        }
+    )*};
+}
+
 /// The settings of a factory that takes none.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NoSettings;
