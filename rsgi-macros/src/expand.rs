@@ -553,7 +553,12 @@ impl Expander<'_> {
             let d = format!(" Mounted at `{key}`.");
             quote!(#[doc = #d] #v(#t))
         });
-        let arms = variants.iter().map(|(v, _, _)| quote!(Self::#v(#app) => #app_trait::call(#app, #req).await));
+        let private = self.paths.private();
+        let n = variants.len();
+        let arms = variants.iter().enumerate().map(|(i, (v, _, _))| {
+            let dispatch = either_arm(&private, i, n, quote!(#app_trait::call(#app, #req)));
+            quote!(Self::#v(#app) => #dispatch)
+        });
         let enum_doc = format!(" The apps `[composite:{section}]` mounts, one variant each.");
         let fn_doc = format!(" Builds [`{ty}`].");
         quote! {
@@ -562,7 +567,9 @@ impl Expander<'_> {
             #vis enum #mount_ty { #(#variant_defs,)* }
 
             impl #app_trait for #mount_ty {
-                async fn call(&self, #req: #request) -> #response {
+                fn call(&self, #req: #request)
+                    -> impl ::core::future::Future<Output = #response> + ::core::marker::Send
+                {
                     match self { #(#arms,)* }
                 }
             }
@@ -625,10 +632,19 @@ impl Expander<'_> {
             let d = format!(" `{by} = {key}`.");
             variants.push(quote!(#[doc = #d] #variant(#t)));
             arms.push(quote!(#key => { #checks ::core::result::Result::Ok(Self::#variant(#b)) }));
-            call_arms.push(quote!(Self::#variant(#app) => #app_trait::call(#app, #req).await));
+            call_arms.push((variant.clone(), quote!(#app_trait::call(#app, #req))));
             keys.push(key.clone());
         }
         let _ = c;
+        let n = call_arms.len();
+        let call_arms: Vec<TokenStream> = call_arms
+            .into_iter()
+            .enumerate()
+            .map(|(i, (variant, call))| {
+                let dispatch = either_arm(&private, i, n, call);
+                quote!(Self::#variant(#app) => #dispatch)
+            })
+            .collect();
         let fn_doc = format!(
             " Builds [`{ty}`], choosing by `{by}`: the environment variable `{}` when set, else the block's value.",
             by.to_ascii_uppercase().replace(['-', '.'], "_")
@@ -652,7 +668,9 @@ impl Expander<'_> {
             }
 
             impl #app_trait for #ty {
-                async fn call(&self, #req: #request) -> #response {
+                fn call(&self, #req: #request)
+                    -> impl ::core::future::Future<Output = #response> + ::core::marker::Send
+                {
                     match self { #(#call_arms,)* }
                 }
             }
@@ -717,6 +735,18 @@ fn filter_section(node: &FilterNode<Tok>) -> Option<&SectionRef<Tok>> {
         FilterNode::Filter(leaf) => leaf.section.as_ref(),
         FilterNode::FilterWith { inner, .. } => filter_section(inner),
     }
+}
+
+/// Arm `i` of a `match` over `n` apps: the app's future wrapped in nested
+/// `EitherFuture`s (`Left(f0)`, `Right(Left(f1))`, …, `Right(…Right(fn-1))`),
+/// so every arm has one type and the request is not kept by an `async`
+/// block around the match.
+fn either_arm(private: &TokenStream, i: usize, n: usize, call: TokenStream) -> TokenStream {
+    let mut tokens = if i + 1 == n { call } else { quote!(#private::EitherFuture::Left { future: #call }) };
+    for _ in 0..i {
+        tokens = quote!(#private::EitherFuture::Right { future: #tokens });
+    }
+    tokens
 }
 
 #[cfg(test)]

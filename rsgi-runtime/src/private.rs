@@ -169,3 +169,7 @@ pub fn placeholder() -> Placeholder {
 pub fn select_error(setting: &str, value: &str, choices: &[&'static str]) -> crate::select::SelectError {
     crate::select::SelectError { setting: setting.to_owned(), value: value.to_owned(), choices: choices.to_vec() }
 }
+
+/// `expand::either_arm`: dispatch over the variants of a generated urlmap
+/// mount enum or `select` enum without an `async` block.
+pub use crate::app::EitherFuture;

@@ -11,10 +11,23 @@ mod deployment {
         Api(Api),
     }
     impl ::rsgi::App for MainMount {
-        async fn call(&self, req: ::rsgi::Request) -> ::rsgi::Response {
+        fn call(
+            &self,
+            req: ::rsgi::Request,
+        ) -> impl ::core::future::Future<
+            Output = ::rsgi::Response,
+        > + ::core::marker::Send {
             match self {
-                Self::Versions(app) => ::rsgi::App::call(app, req).await,
-                Self::Api(app) => ::rsgi::App::call(app, req).await,
+                Self::Versions(app) => {
+                    ::rsgi::__private::EitherFuture::Left {
+                        future: ::rsgi::App::call(app, req),
+                    }
+                }
+                Self::Api(app) => {
+                    ::rsgi::__private::EitherFuture::Right {
+                        future: ::rsgi::App::call(app, req),
+                    }
+                }
             }
         }
     }
@@ -84,10 +97,23 @@ mod deployment {
         }
     }
     impl ::rsgi::App for Api {
-        async fn call(&self, req: ::rsgi::Request) -> ::rsgi::Response {
+        fn call(
+            &self,
+            req: ::rsgi::Request,
+        ) -> impl ::core::future::Future<
+            Output = ::rsgi::Response,
+        > + ::core::marker::Send {
             match self {
-                Self::Keystone(app) => ::rsgi::App::call(app, req).await,
-                Self::Noauth2(app) => ::rsgi::App::call(app, req).await,
+                Self::Keystone(app) => {
+                    ::rsgi::__private::EitherFuture::Left {
+                        future: ::rsgi::App::call(app, req),
+                    }
+                }
+                Self::Noauth2(app) => {
+                    ::rsgi::__private::EitherFuture::Right {
+                        future: ::rsgi::App::call(app, req),
+                    }
+                }
             }
         }
     }
