@@ -234,9 +234,46 @@ fn routes_body(out: &mut String, section: &RawSection<rsgi_config::Loc>, table: 
     }
 }
 
+/// Keys OpenStack files give filters for oslo.config, which the rsgi
+/// filters' typed settings accept and ignore in an ini but cannot take as
+/// fields in `deploy!`.
+const OSLO_CONFIG_KEYS: &[&str] = &["oslo_config_project", "oslo_config_program"];
+
+/// The settings a factory path printed by `expand` accepts: none for a stub
+/// in `factories`, the settings type's fields for rsgi's own; `None` when
+/// unknown (a section reference).
+fn setting_keys(path: &str) -> Option<&'static [&'static str]> {
+    use rsgi_runtime::factory::{Factory, Settings};
+    use rsgi_runtime::filters::{
+        CorsFilter, FaultWrapFilter, Healthcheck, HttpProxyToWsgiFilter, RequestIdFilter, RequestLogFilter,
+        SizeLimitFilter,
+    };
+    if path.starts_with("factories::") {
+        return Some(&[]);
+    }
+    Some(match path.rsplit("::").next()? {
+        "RequestIdFilter" => <RequestIdFilter as Factory>::Settings::KEYS,
+        "FaultWrapFilter" => <FaultWrapFilter as Factory>::Settings::KEYS,
+        "SizeLimitFilter" => <SizeLimitFilter as Factory>::Settings::KEYS,
+        "HttpProxyToWsgiFilter" => <HttpProxyToWsgiFilter as Factory>::Settings::KEYS,
+        "CorsFilter" => <CorsFilter as Factory>::Settings::KEYS,
+        "RequestLogFilter" => <RequestLogFilter as Factory>::Settings::KEYS,
+        "Healthcheck" => <Healthcheck as Factory>::Settings::KEYS,
+        _ => return None,
+    })
+}
+
+/// Whether `key` can be a struct field in `deploy!`.
+fn is_field(key: &str) -> bool {
+    let mut chars = key.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Section names as `deploy!` lists them: separated by spaces.
 fn list(words: &str) -> String {
     let items: Vec<String> = words.split_whitespace().map(ident).collect();
-    format!("[{}]", items.join(", "))
+    items.join(" ")
 }
 
 fn section_body(
@@ -293,6 +330,7 @@ fn section_body(
         }
         (None, _, _) => {}
     }
+    let accepted = path.as_deref().and_then(setting_keys);
     for e in settings {
         let k = e.key.as_str();
         if urlmap && k != "not_found_app" {
@@ -305,6 +343,18 @@ fn section_body(
             let _ = writeln!(out, "    set {} = {}", key(name.trim()), literal(&e.value));
         } else if let Some(name) = k.strip_prefix("get ") {
             let _ = writeln!(out, "    get {} = {}", key(name.trim()), key(e.value.trim()));
+        } else if OSLO_CONFIG_KEYS.contains(&k) {
+            // Read by oslo.config in Python; rsgi's typed settings have no such field.
+            let _ = writeln!(out, "    // {k} = {} (an oslo.config key: no rsgi setting)", e.value.trim());
+        } else if !is_field(k) || accepted.is_some_and(|keys| !keys.contains(&k)) {
+            // Typed settings are struct fields: a key the Rust factory does
+            // not have would not compile, so it is kept as a note.
+            let why = if path.as_deref().is_some_and(|p| p.starts_with("factories::")) {
+                "a setting of the Python factory: give the Rust factory a settings type"
+            } else {
+                "not a setting of the rsgi factory"
+            };
+            let _ = writeln!(out, "    // {k} = {} ({why})", e.value.trim());
         } else {
             let _ = writeln!(out, "    {} = {}", key(k), literal(&e.value));
         }

@@ -289,7 +289,7 @@ fn expand_prints_a_deploy_block() {
         "::rsgi::deploy! {\n    [DEFAULT]\n    auth_strategy = \"keystone\"\n",
         "    [composite:osapi_compute]\n    use = urlmap\n    \"/\" = versions\n    \"/v2.1/+\" = api_v21\n",
         "    // [composite:api-v21]\n    [composite:api_v21]\n",
-        "    use = select\n    by = \"auth_strategy\"\n    default = \"keystone\"\n    keystone = [sizelimit, authtoken, servers]\n    noauth2 = [sizelimit, servers]\n",
+        "    use = select\n    by = \"auth_strategy\"\n    default = \"keystone\"\n    keystone = sizelimit authtoken servers\n    noauth2 = sizelimit servers\n",
         "    [filter:sizelimit]\n    use = ::rsgi::filters::SizeLimitFilter\n    max_request_body_size = 1024\n",
         "    [app:servers]\n    use = factories::APIRouterV21\n",
         "    [app:versions]\n    use = ::rsgi::echo::EchoApp\n",
