@@ -62,7 +62,6 @@ async fn deploy_file_and_loadapp_answer_alike() {
     let loaded = loadapp(&path, "osapi_compute", &registry()).unwrap_or_else(|e| panic!("{e}"));
     let compiled = TestServer::start(deployment::osapi_compute()).await;
     let dynamic = TestServer::start(loaded).await;
-    let mut compared = 0;
     for (path, headers) in [
         ("/", &[][..]),
         ("/v2.1", &[][..]),
@@ -85,9 +84,7 @@ async fn deploy_file_and_loadapp_answer_alike() {
             b.headers.contains_key("x-openstack-request-id"),
             "{path}: request id"
         );
-        compared += 1;
     }
-    assert_eq!(compared, 10);
     compiled.stop().await;
     dynamic.stop().await;
 }

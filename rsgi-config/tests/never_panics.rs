@@ -4,7 +4,7 @@
 //! when `RSGI_PASTE_CORPUS` is set) through the parser and the whole
 //! checker, with classifiers that make every composite a urlmap or a keyed
 //! pipeline so that all shapes are exercised. No external crates: a tiny
-//! xorshift RNG drives the mutations, deterministically.
+//! seeded RNG drives the mutations, deterministically.
 
 use rsgi_config::{Builtins, Classifier, CompositeKind, FactoryRef, Model, Options, ini};
 
@@ -17,22 +17,6 @@ const SAMPLES: &[&str] = &[
      [filter:f]\nuse = egg:rsgi#echo\n[filter-app:fa]\nuse = f\nnext = sel\nfilter-with = f\n[app:app]\nuse = egg:rsgi#echo\n\
      pct = 100%%\n[server:main]\nuse = egg:waitress#main\nport = 80\n",
 ];
-
-/// xorshift64*.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 { 0 } else { (self.next() % n as u64) as usize }
-    }
-}
 
 const TOKENS: &[&str] = &[
     "[",
@@ -74,43 +58,43 @@ const TOKENS: &[&str] = &[
 ];
 
 /// One random edit of `text`.
-fn mutate(text: &str, rng: &mut Rng) -> String {
+fn mutate(text: &str, rng: &mut fastrand::Rng) -> String {
     let mut lines: Vec<String> = text.lines().map(String::from).collect();
     if lines.is_empty() {
         lines.push(String::new());
     }
-    match rng.below(6) {
+    match rng.usize(..6) {
         0 => {
-            let i = rng.below(lines.len());
+            let i = rng.usize(..lines.len().max(1));
             lines.remove(i);
         }
         1 => {
-            let i = rng.below(lines.len());
+            let i = rng.usize(..lines.len().max(1));
             let l = lines[i].clone();
-            lines.insert(rng.below(lines.len() + 1), l);
+            lines.insert(rng.usize(..=lines.len()), l);
         }
         2 => {
-            let (i, j) = (rng.below(lines.len()), rng.below(lines.len()));
+            let (i, j) = (rng.usize(..lines.len().max(1)), rng.usize(..lines.len().max(1)));
             lines.swap(i, j);
         }
         3 => {
             // Replace a word with another word of the text (references!).
             let words: Vec<String> = text.split_whitespace().map(String::from).collect();
-            let i = rng.below(lines.len());
-            if let (Some(w), false) = (words.get(rng.below(words.len())), lines[i].is_empty()) {
+            let i = rng.usize(..lines.len().max(1));
+            if let (Some(w), false) = (words.get(rng.usize(..words.len().max(1))), lines[i].is_empty()) {
                 let parts: Vec<&str> = lines[i].split(' ').collect();
-                let k = rng.below(parts.len());
+                let k = rng.usize(..parts.len().max(1));
                 let mut parts: Vec<String> = parts.iter().map(|s| s.to_string()).collect();
                 parts[k] = w.clone();
                 lines[i] = parts.join(" ");
             }
         }
         _ => {
-            let i = rng.below(lines.len());
+            let i = rng.usize(..lines.len().max(1));
             let line = &lines[i];
             let cut: Vec<usize> = line.char_indices().map(|(i, _)| i).chain([line.len()]).collect();
-            let at = cut[rng.below(cut.len())];
-            let tok = TOKENS[rng.below(TOKENS.len())];
+            let at = cut[rng.usize(..cut.len().max(1))];
+            let tok = TOKENS[rng.usize(..TOKENS.len().max(1))];
             lines[i] = format!("{}{tok}{}", &line[..at], &line[at..]);
         }
     }
@@ -152,13 +136,13 @@ fn mutated_files_never_panic() {
     } else {
         println!("corpus mutation NOT RUN: RSGI_PASTE_CORPUS unset (built-in samples only)");
     }
-    let mut rng = Rng(0xD1B5_4A32_D192_ED03);
+    let mut rng = fastrand::Rng::with_seed(0xD1B5_4A32_D192_ED03);
     let mut runs = 0;
     for input in &inputs {
         check_everything(input);
         for _ in 0..150 {
             let mut text = input.clone();
-            for _ in 0..1 + rng.below(4) {
+            for _ in 0..1 + rng.usize(..4) {
                 text = mutate(&text, &mut rng);
             }
             check_everything(&text);
@@ -170,15 +154,15 @@ fn mutated_files_never_panic() {
 
 #[test]
 fn random_bytes_never_panic() {
-    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    let mut rng = fastrand::Rng::with_seed(0x2545_F491_4F6C_DD1D);
     for _ in 0..2000 {
-        let len = rng.below(200);
+        let len = rng.usize(..200);
         let bytes: Vec<u8> = (0..len)
             .flat_map(|_| {
-                if rng.below(3) == 0 {
-                    vec![rng.next() as u8]
+                if rng.usize(..3) == 0 {
+                    vec![rng.u8(..)]
                 } else {
-                    TOKENS[rng.below(TOKENS.len())].as_bytes().to_vec()
+                    TOKENS[rng.usize(..TOKENS.len().max(1))].as_bytes().to_vec()
                 }
             })
             .collect();

@@ -112,12 +112,21 @@ impl CorsFilter {
 pub struct Cors<A> {
     inner: A,
     config: CorsFilter,
+    /// `Access-Control-Expose-Headers`, joined once here rather than per response.
+    expose_headers: Option<HeaderValue>,
+    /// `Access-Control-Allow-Methods`, joined once.
+    allow_methods: Option<HeaderValue>,
 }
 
 impl<A: App> Filter<A> for CorsFilter {
     type Output = Cors<A>;
     fn wrap(&self, inner: A) -> Cors<A> {
-        Cors { inner, config: self.clone() }
+        Cors {
+            inner,
+            config: self.clone(),
+            expose_headers: join(&self.expose_headers).filter(|_| !self.expose_headers.is_empty()),
+            allow_methods: join(self.allow_methods.iter().map(Method::as_str)),
+        }
     }
 }
 
@@ -153,8 +162,8 @@ impl<A> Cors<A> {
         if self.config.allow_credentials {
             h.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
         }
-        if let Some(v) = join(&self.config.expose_headers).filter(|_| !self.config.expose_headers.is_empty()) {
-            h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, v);
+        if let Some(v) = &self.expose_headers {
+            h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, v.clone());
         }
     }
 
@@ -180,8 +189,8 @@ impl<A> Cors<A> {
         }
         let h = res.headers_mut();
         self.simple_headers(h, origin.clone());
-        if let Some(v) = join(self.config.allow_methods.iter().map(Method::as_str)) {
-            h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, v);
+        if let Some(v) = &self.allow_methods {
+            h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, v.clone());
         }
         if let Some(v) = join(&requested).filter(|_| !requested.is_empty()) {
             h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, v);

@@ -1,9 +1,6 @@
 //! `request_id`: gives every request an id and returns it in
 //! `x-openstack-request-id` (oslo.middleware's `RequestId`).
 
-use std::cell::Cell;
-use std::hash::{BuildHasher, RandomState};
-
 use http::{HeaderName, HeaderValue};
 
 use crate::app::{App, MapFuture, Response};
@@ -78,38 +75,11 @@ fn is_request_id(v: &[u8]) -> bool {
         })
 }
 
-thread_local! {
-    // A request id must be unique, not secret: a per-thread xorshift seeded
-    // from the process's random hasher keys avoids a getrandom syscall per request.
-    static RNG: Cell<(u64, u64)> = Cell::new({
-        let s = RandomState::new();
-        (s.hash_one(1u8) | 1, s.hash_one(2u8) | 1)
-    });
-}
-
-fn next_u128() -> u128 {
-    RNG.with(|rng| {
-        let (mut a, mut b) = rng.get();
-        let mut out = 0u128;
-        for _ in 0..2 {
-            // xorshift128+
-            let mut t = a;
-            let s = b;
-            a = s;
-            t ^= t << 23;
-            t ^= t >> 17;
-            t ^= s ^ (s >> 26);
-            b = t;
-            out = (out << 64) | u128::from(t.wrapping_add(s));
-        }
-        rng.set((a, b));
-        out
-    })
-}
-
 /// A fresh `req-<uuid4>`.
 pub fn new_request_id() -> HeaderValue {
-    let uuid = uuid::Builder::from_random_bytes(next_u128().to_le_bytes()).into_uuid();
+    // A request id must be unique, not secret: fastrand's per-thread
+    // generator avoids a getrandom syscall per request.
+    let uuid = uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes()).into_uuid();
     let mut buf = [0u8; 40];
     buf[..4].copy_from_slice(b"req-");
     uuid.hyphenated().encode_lower(&mut buf[4..]);

@@ -143,6 +143,29 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The option names [`Config::set`] accepts (with `_`; a flag may
+    /// spell them with `-`).
+    pub const OPTIONS: &'static [&'static str] = &[
+        "bind",
+        "pool_size",
+        "backlog",
+        "tcp_nodelay",
+        "keepalive",
+        "client_socket_timeout",
+        "header_read_timeout",
+        "max_header_size",
+        "max_headers",
+        "protocol",
+        "pipeline_flush",
+        "log_format",
+        "cert_file",
+        "key_file",
+        "workers",
+        "reuse_port",
+        "per_core",
+        "shutdown_timeout",
+    ];
+
     /// Sets one option by its name, as written in a `[server:main]` section
     /// or as a command-line flag without the dashes (`-` and `_` are the
     /// same): `bind`, `pool_size`, `backlog`, `tcp_nodelay`, `keepalive`,
@@ -229,7 +252,7 @@ impl Config {
                 Some((n, v)) => (n.to_owned(), Some(v.to_owned())),
                 None => (flag.to_owned(), None),
             };
-            if !Config::default().set(&name, &Config::probe_value(&name)).unwrap_or(false) {
+            if !Config::OPTIONS.contains(&name.replace('-', "_").as_str()) {
                 rest.push(arg);
                 continue;
             }
@@ -240,17 +263,6 @@ impl Config {
             self.set(&name, &value)?;
         }
         Ok(rest)
-    }
-
-    // A value every option of that name accepts, to ask whether a flag is a
-    // server option without knowing its type.
-    fn probe_value(name: &str) -> String {
-        match name.replace('-', "_").as_str() {
-            "bind" => "127.0.0.1:0".to_owned(),
-            "protocol" => "auto".to_owned(),
-            "tcp_nodelay" | "keepalive" | "pipeline_flush" | "reuse_port" | "per_core" => "true".to_owned(),
-            _ => "1".to_owned(),
-        }
     }
 }
 
@@ -414,4 +426,26 @@ fn run_per_core<A: App>(config: Config, app: A) -> io::Result<()> {
     stopped.store(true, std::sync::atomic::Ordering::Release);
     let _ = watch_threads.join();
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `OPTIONS` and the arms of `Config::set` name the same options.
+    #[test]
+    fn every_listed_option_is_settable() {
+        for name in Config::OPTIONS {
+            let value = match *name {
+                "bind" => "127.0.0.1:0",
+                "protocol" => "http1",
+                "tcp_nodelay" | "keepalive" | "pipeline_flush" | "reuse_port" | "per_core" => "true",
+                _ => "1",
+            };
+            assert_eq!(Config::default().set(name, value), Ok(true), "{name}");
+        }
+        assert_eq!(Config::default().set("not_an_option", "1"), Ok(false));
+        let rest = Config::default().apply_args(["--pool-size", "3", "--filters", "0"].map(String::from)).unwrap();
+        assert_eq!(rest, ["--filters", "0"]);
+    }
 }
