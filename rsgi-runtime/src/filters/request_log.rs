@@ -335,7 +335,7 @@ pub(crate) fn finish(line: Option<PendingLine>, res: Response) -> Response {
     };
     let (parts, body) = res.into_parts();
     line.status = parts.status;
-    Response::from_parts(parts, Body::new(Counting { inner: body, line: Some(line) }))
+    Response::from_parts(parts, Body::new(Counting { inner: body, rest: None, line: Some(line) }))
 }
 
 /// The parts of a log line known before the body is sent.
@@ -351,7 +351,10 @@ pub(crate) struct PendingLine {
 }
 
 impl PendingLine {
-    fn emit(self) {
+    /// Writes the line; a response whose body did not reach its end (the
+    /// client went away, the connection timed out) is marked
+    /// ` (incomplete)`, with the bytes handed to the connection until then.
+    fn emit(self, complete: bool) {
         let entry = LogEntry {
             client: self.client,
             method: &self.method,
@@ -361,15 +364,45 @@ impl PendingLine {
             body_length: self.sent,
             wall_seconds: self.start.elapsed().as_secs_f64(),
         };
-        tracing::info!(target: TARGET, "{}", self.format.format(&entry));
+        let line = self.format.format(&entry);
+        if complete {
+            tracing::info!(target: TARGET, "{line}");
+        } else {
+            tracing::info!(target: TARGET, "{line} (incomplete)");
+        }
     }
 }
+
+/// Frames longer than this are handed on in pieces, so that the bytes
+/// counted are the bytes the connection took (hyper buffers at most a few
+/// pieces ahead of the socket), not a whole in-memory body at once.
+const PIECE: usize = 64 * 1024;
 
 /// Counts the body bytes sent and writes the log line at the end of the body
 /// (or when the body is dropped early: a client that went away).
 struct Counting {
     inner: Body,
+    /// The part of a long frame not handed on yet.
+    rest: Option<Bytes>,
     line: Option<PendingLine>,
+}
+
+impl Counting {
+    fn piece(&mut self, mut data: Bytes) -> Bytes {
+        if data.len() > PIECE {
+            self.rest = Some(data.split_off(PIECE));
+        }
+        if let Some(line) = self.line.as_mut() {
+            line.sent += data.len() as u64;
+        }
+        data
+    }
+
+    fn done(&mut self, complete: bool) {
+        if let Some(line) = self.line.take() {
+            line.emit(complete);
+        }
+    }
 }
 
 impl http_body::Body for Counting {
@@ -378,42 +411,57 @@ impl http_body::Body for Counting {
 
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
-        let polled = Pin::new(&mut this.inner).poll_frame(cx);
-        match &polled {
+        let polled = match this.rest.take() {
+            Some(rest) => Poll::Ready(Some(Ok(Frame::data(rest)))),
+            None => Pin::new(&mut this.inner).poll_frame(cx),
+        };
+        match polled {
             Poll::Ready(Some(Ok(frame))) => {
-                if let (Some(line), Some(data)) = (this.line.as_mut(), frame.data_ref()) {
-                    line.sent += data.len() as u64;
+                let frame = match frame.into_data() {
+                    Ok(data) => Frame::data(this.piece(data)),
+                    Err(frame) => frame,
+                };
+                if this.is_end_stream() {
+                    this.done(true);
                 }
-                if this.inner.is_end_stream() {
-                    if let Some(line) = this.line.take() {
-                        line.emit();
-                    }
-                }
+                Poll::Ready(Some(Ok(frame)))
             }
-            Poll::Ready(_) => {
-                if let Some(line) = this.line.take() {
-                    line.emit();
-                }
+            Poll::Ready(None) => {
+                this.done(true);
+                Poll::Ready(None)
             }
-            Poll::Pending => {}
+            Poll::Ready(Some(Err(e))) => {
+                this.done(false);
+                Poll::Ready(Some(Err(e)))
+            }
+            Poll::Pending => Poll::Pending,
         }
-        polled
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.rest.is_none() && self.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        let rest = self.rest.as_ref().map_or(0, |r| r.len() as u64);
+        let inner = self.inner.size_hint();
+        let mut hint = SizeHint::new();
+        hint.set_lower(inner.lower() + rest);
+        if let Some(upper) = inner.upper() {
+            hint.set_upper(upper + rest);
+        }
+        hint
     }
 }
 
 impl Drop for Counting {
     fn drop(&mut self) {
-        if let Some(line) = self.line.take() {
-            line.emit();
-        }
+        // hyper sends no body for `HEAD`, 204 and 304 and drops it unpolled.
+        let bodiless = self.line.as_ref().is_some_and(|l| {
+            l.method == Method::HEAD || l.status == StatusCode::NO_CONTENT || l.status == StatusCode::NOT_MODIFIED
+        });
+        let complete = bodiless || http_body::Body::is_end_stream(self);
+        self.done(complete);
     }
 }
 

@@ -5,7 +5,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -19,7 +19,8 @@ use tokio_rustls::TlsAcceptor;
 
 use super::listener::{Listener, Stream};
 use super::pool::Pool;
-use super::watchdog::{Order, Registration, Watch, Watchdog};
+use super::request_body::{self, BodyLimits};
+use super::watchdog::{Limits, Order, Registration, Watch, Watchdog};
 use super::{Config, Protocol};
 use crate::app::{App, IntoResponse, Response};
 use crate::body::Body;
@@ -45,6 +46,8 @@ pub(crate) struct Shared<A> {
     tcp_nodelay: bool,
     header_read_timeout: Duration,
     shutdown_timeout: Duration,
+    /// Read-ahead and timeouts of request bodies.
+    body_limits: BodyLimits,
     /// Times the connections and gives them shutdown orders.
     watchdog: Arc<Watchdog>,
 }
@@ -73,7 +76,13 @@ impl<A: App> Shared<A> {
             .max_headers(config.max_headers)
             .pipeline_flush(config.pipeline_flush);
         let mut http2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
-        http2.max_header_list_size(u32::try_from(config.max_header_size).unwrap_or(u32::MAX));
+        // What one HTTP/2 connection can make the server hold: at most
+        // `h2_max_concurrent_streams` responses, each with at most hyper's
+        // send buffer (400 KiB) queued, and none for longer than
+        // `send_timeout` without progress (the watchdog).
+        http2
+            .max_header_list_size(u32::try_from(config.max_header_size).unwrap_or(u32::MAX))
+            .max_concurrent_streams(u32::try_from(config.h2_max_concurrent_streams).unwrap_or(u32::MAX));
         Shared {
             app,
             pool: (config.pool_size > 0).then(|| Pool::new(config.pool_size)),
@@ -87,7 +96,16 @@ impl<A: App> Shared<A> {
             tcp_nodelay: config.tcp_nodelay,
             header_read_timeout: config.header_read_timeout,
             shutdown_timeout: config.shutdown_timeout,
-            watchdog: Watchdog::new(config.header_read_timeout, config.client_socket_timeout),
+            body_limits: BodyLimits {
+                buffer_size: config.body_buffer_size,
+                read_timeout: config.body_read_timeout,
+                min_rate: config.body_min_rate,
+            },
+            watchdog: Watchdog::new(Limits {
+                header_read_timeout: config.header_read_timeout,
+                client_socket_timeout: config.client_socket_timeout,
+                send_timeout: config.send_timeout,
+            }),
         }
     }
 }
@@ -178,16 +196,13 @@ async fn serve_stream<A: App>(
                     let protocol = if h2 { Protocol::Http2 } else { Protocol::Http1 };
                     serve_io(&shared, tls_stream, protocol, Scheme::Https, remote, local).await;
                 }
-                None => {
-                    let protocol = match shared.protocol {
-                        Protocol::Auto => match sniff(&tcp, shared.header_read_timeout).await {
-                            Some(p) => p,
-                            None => return,
-                        },
-                        p => p,
-                    };
-                    serve_io(&shared, tcp, protocol, Scheme::Http, remote, local).await;
-                }
+                None => match shared.protocol {
+                    Protocol::Auto => {
+                        let Some((protocol, tcp)) = sniff(tcp, shared.header_read_timeout).await else { return };
+                        serve_io(&shared, tcp, protocol, Scheme::Http, remote, local).await;
+                    }
+                    p => serve_io(&shared, tcp, p, Scheme::Http, remote, local).await,
+                },
             }
         }
         #[cfg(unix)]
@@ -198,30 +213,81 @@ async fn serve_stream<A: App>(
 /// The HTTP/2 connection preface (RFC 9113 §3.4).
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
-/// Tells HTTP/2 prior knowledge from HTTP/1 by peeking at the first bytes,
+/// Tells HTTP/2 prior knowledge from HTTP/1 by reading the first bytes,
 /// so that each connection is then served by hyper's HTTP/1 or HTTP/2
 /// connection directly (hyper-util's `auto` builder re-reads every byte
-/// through a rewind buffer and cannot bound the header size). `None`: the
-/// client closed or sent nothing within `timeout`.
-async fn sniff(tcp: &tokio::net::TcpStream, timeout: Duration) -> Option<Protocol> {
+/// through a rewind buffer and cannot bound the header size). The bytes
+/// read are handed to hyper first ([`Prefixed`]). Reads wait for the
+/// socket, never poll it on a timer, so a client that closes is noticed at
+/// once. `None`: the client closed or sent too little within `timeout`.
+async fn sniff(
+    mut tcp: tokio::net::TcpStream,
+    timeout: Duration,
+) -> Option<(Protocol, Prefixed<tokio::net::TcpStream>)> {
+    use tokio::io::AsyncReadExt;
     let deadline = tokio::time::Instant::now() + timeout;
-    let mut buf = [0u8; 24];
-    loop {
-        let n = match tokio::time::timeout_at(deadline, tcp.peek(&mut buf)).await {
+    let mut prefix = [0u8; H2_PREFACE.len()];
+    let mut len = 0;
+    let protocol = loop {
+        let n = match tokio::time::timeout_at(deadline, tcp.read(&mut prefix[len..])).await {
             Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return None,
             Ok(Ok(n)) => n,
         };
-        if buf[..n] != H2_PREFACE[..n] {
-            return Some(Protocol::Http1);
+        len += n;
+        if prefix[..len] != H2_PREFACE[..len] {
+            break Protocol::Http1;
         }
-        if n == H2_PREFACE.len() {
-            return Some(Protocol::Http2);
+        if len == H2_PREFACE.len() {
+            break Protocol::Http2;
         }
-        // A preface split across packets: rare; wait for the rest.
-        if tokio::time::Instant::now() >= deadline {
-            return None;
+    };
+    Some((protocol, Prefixed { prefix, start: 0, end: len, inner: tcp }))
+}
+
+/// A stream whose first bytes were already read (by [`sniff`]): they are
+/// read again first.
+struct Prefixed<S> {
+    prefix: [u8; H2_PREFACE.len()],
+    start: usize,
+    end: usize,
+    inner: S,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Prefixed<S> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        if self.start < self.end {
+            let n = (self.end - self.start).min(buf.remaining());
+            buf.put_slice(&self.prefix[self.start..self.start + n]);
+            self.start += n;
+            return Poll::Ready(Ok(()));
         }
-        tokio::time::sleep(Duration::from_millis(2)).await;
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Prefixed<S> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 
@@ -236,8 +302,15 @@ async fn serve_io<A, S>(
     A: App,
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let conn =
-        Arc::new(Conn { shared: Arc::clone(shared), scheme, remote, local, registration: shared.watchdog.register() });
+    let h2 = protocol == Protocol::Http2;
+    let conn = Arc::new(Conn {
+        shared: Arc::clone(shared),
+        scheme,
+        remote,
+        local,
+        h2,
+        registration: shared.watchdog.register(h2),
+    });
     let io = TokioIo::new(Activity { inner: io, watch: Arc::clone(&conn.registration.watch) });
     let service_conn = Arc::clone(&conn);
     let service = hyper::service::service_fn(move |req: http::Request<Incoming>| {
@@ -258,45 +331,177 @@ struct Conn<A> {
     scheme: Scheme,
     remote: Option<SocketAddr>,
     local: Option<SocketAddr>,
+    /// The connection speaks HTTP/2.
+    h2: bool,
     /// The counters the watchdog reads; leaves the watchdog when the
     /// connection ends.
     registration: Registration,
 }
 
 /// Counts a request as finished even if its future is dropped.
-struct Finished<'a>(&'a AtomicU64);
+struct Finished<'a>(&'a Watch);
 
 impl Drop for Finished<'_> {
     fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::Relaxed);
+        let watch = self.0;
+        watch.reads_at_finish.store(watch.reads.load(Ordering::Relaxed), Ordering::Relaxed);
+        watch.finished.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+/// An answer of the server's own that closes an HTTP/1 connection.
+fn refuse(status: StatusCode, text: &'static str) -> Response {
+    let mut res = (status, text).into_response();
+    res.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+    res
 }
 
 /// Runs one request through the app, within the pool.
 async fn handle<A: App>(conn: &Conn<A>, req: http::Request<Incoming>) -> Response {
     let watch = &conn.registration.watch;
     watch.started.fetch_add(1, Ordering::Relaxed);
-    let _finished = Finished(&watch.finished);
+    let _finished = Finished(watch);
     let shared = &*conn.shared;
     if head_too_large(&req, shared.max_header_size) {
-        let mut res =
-            (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "Request Header Fields Too Large\n").into_response();
         // As hyper does for the heads it rejects: the connection is not reused.
-        res.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
-        return res;
+        return refuse(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "Request Header Fields Too Large\n");
     }
+    if !conn.h2 {
+        if let Err(why) = check_http1_head(&req) {
+            return refuse(StatusCode::BAD_REQUEST, why);
+        }
+    }
+    let (parts, incoming) = req.into_parts();
+    // Read ahead before taking a slot (see `request_body`): a trickling
+    // body holds none.
+    let (body, body_timed_out) = if http_body::Body::is_end_stream(&incoming) {
+        (Body::from(incoming), None)
+    } else {
+        match request_body::read_ahead(incoming, shared.body_limits).await {
+            Ok(read) => read,
+            Err(_) => return refuse(StatusCode::REQUEST_TIMEOUT, "Request Timeout\n"),
+        }
+    };
     // Held until the app has answered (the body may stream on after).
     let _permit = match &shared.pool {
         Some(pool) => Some(pool.acquire().await),
         None => None,
     };
-    let mut req = Request::from_http(req.map(Body::from));
+    let mut req = Request::from_http(http::Request::from_parts(parts, body));
     req.set_url_scheme(conn.scheme);
     req.set_remote_addr(conn.remote);
     req.set_local_addr(conn.local);
     let line = shared.log.as_ref().and_then(|format| request_log::start(format, &req));
-    let res = shared.app.call(req).await;
+    let mut res = shared.app.call(req).await;
+    if body_timed_out.is_some_and(|flag| flag.load(Ordering::Acquire)) {
+        res = refuse(StatusCode::REQUEST_TIMEOUT, "Request Timeout\n");
+    }
+    if conn.h2 {
+        res = res.map(|body| Body::new(H2Body::new(body, Arc::clone(watch))));
+    }
     request_log::finish(line, res)
+}
+
+/// RFC 9112 checks hyper does not make, each a `400` that closes the
+/// connection: exactly one valid `Host` (§3.2; required in HTTP/1.1), and
+/// `chunked` applied at most once (§6.1: a front proxy may frame such a
+/// body differently, which is how requests are smuggled).
+fn check_http1_head(req: &http::Request<Incoming>) -> Result<(), &'static str> {
+    let mut hosts = req.headers().get_all(http::header::HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        (None, _) if req.version() >= http::Version::HTTP_11 => return Err("Bad Request: no Host header\n"),
+        (Some(_), Some(_)) => return Err("Bad Request: more than one Host header\n"),
+        (Some(host), None) if !valid_host(host.as_bytes()) => return Err("Bad Request: invalid Host header\n"),
+        _ => {}
+    }
+    let mut chunked = 0;
+    for value in req.headers().get_all(http::header::TRANSFER_ENCODING) {
+        let Ok(value) = value.to_str() else { return Err("Bad Request: invalid Transfer-Encoding\n") };
+        chunked += value.split(',').filter(|coding| coding.trim().eq_ignore_ascii_case("chunked")).count();
+    }
+    if chunked > 1 {
+        return Err("Bad Request: chunked applied more than once\n");
+    }
+    Ok(())
+}
+
+/// `uri-host [":" port]` (RFC 9110 §7.2): a reg-name, an IPv4 address or a
+/// bracketed IP literal, as bytes; empty is allowed (a target without an
+/// authority).
+fn valid_host(host: &[u8]) -> bool {
+    host.iter().all(|&b| {
+        b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b'%'
+                    | b':'
+                    | b'['
+                    | b']'
+            )
+    })
+}
+
+pin_project_lite::pin_project! {
+    /// An HTTP/2 response body, counted for the watchdog: HTTP/2 progress
+    /// is body frames handed to the connection (the socket can stay busy
+    /// with `PING`s while the client's window stays closed).
+    struct H2Body {
+        #[pin]
+        inner: Body,
+        watch: Arc<Watch>,
+    }
+
+    impl PinnedDrop for H2Body {
+        fn drop(this: Pin<&mut Self>) {
+            this.watch.open_bodies.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl H2Body {
+    fn new(inner: Body, watch: Arc<Watch>) -> Self {
+        watch.open_bodies.fetch_add(1, Ordering::Relaxed);
+        H2Body { inner, watch }
+    }
+}
+
+impl http_body::Body for H2Body {
+    type Data = bytes::Bytes;
+    type Error = crate::body::BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
+        let this = self.project();
+        let polled = this.inner.poll_frame(cx);
+        if matches!(polled, Poll::Ready(Some(Ok(_)))) {
+            this.watch.body_frames.fetch_add(1, Ordering::Relaxed);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// Whether the request head is over `max_header_size` bytes, counted as
@@ -357,10 +562,26 @@ where
     }
 }
 
-/// Counts reads and writes that moved bytes, for [`drive`]'s checks.
+/// Counts reads and writes that moved bytes, and whether the socket takes
+/// more, for the watchdog.
 struct Activity<S> {
     inner: S,
     watch: Arc<Watch>,
+}
+
+impl<S> Activity<S> {
+    fn wrote(&self, polled: &Poll<io::Result<usize>>) {
+        match polled {
+            Poll::Ready(Ok(n)) if *n > 0 => {
+                self.watch.writes.fetch_add(1, Ordering::Relaxed);
+                if self.watch.write_blocked.load(Ordering::Relaxed) {
+                    self.watch.write_blocked.store(false, Ordering::Relaxed);
+                }
+            }
+            Poll::Pending => self.watch.write_blocked.store(true, Ordering::Relaxed),
+            _ => {}
+        }
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Activity<S> {
@@ -368,7 +589,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Activity<S> {
         let before = buf.filled().len();
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
         if buf.filled().len() > before {
-            self.watch.io.fetch_add(1, Ordering::Relaxed);
+            self.watch.reads.fetch_add(1, Ordering::Relaxed);
         }
         polled
     }
@@ -377,9 +598,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Activity<S> {
 impl<S: AsyncWrite + Unpin> AsyncWrite for Activity<S> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
-            self.watch.io.fetch_add(1, Ordering::Relaxed);
-        }
+        self.wrote(&polled);
         polled
     }
 
@@ -389,9 +608,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Activity<S> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
-            self.watch.io.fetch_add(1, Ordering::Relaxed);
-        }
+        self.wrote(&polled);
         polled
     }
 

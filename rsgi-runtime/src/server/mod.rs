@@ -5,11 +5,21 @@
 //!   wait for a slot, none is refused. A slot is taken per *request*, not per
 //!   connection, so idle keep-alive connections never hold one (eventlet's
 //!   pool counts connections: with 5,000 keep-alive clients it serves 1,000).
-//! - **timeouts**: a request head must arrive within
-//!   [`Config::header_read_timeout`] of the connection being ready for one
-//!   (this also closes a fresh connection that sends nothing, and an idle
-//!   keep-alive connection); a connection on which no byte moves for
-//!   [`Config::client_socket_timeout`] is closed.
+//! - **timeouts** measure lack of progress, never the age of a request or
+//!   a response: a request head must be complete within
+//!   [`Config::header_read_timeout`] (of the accept, or of its first byte on
+//!   a keep-alive connection); an idle keep-alive connection is closed after
+//!   [`Config::client_socket_timeout`]; a response the client stops taking
+//!   after [`Config::send_timeout`] (a slow reader that keeps reading gets
+//!   every byte); a request body that stalls or trickles gets `408` (see
+//!   [`Config::body_read_timeout`], [`Config::body_min_rate`]). Each fires
+//!   between 1 and 1.5 times its length after the last progress.
+//! - **what one connection can hold**: one request at a time in the app per
+//!   HTTP/1 connection (pipelined requests wait unread), at most
+//!   [`Config::h2_max_concurrent_streams`] streams per HTTP/2 connection;
+//!   request bodies are read ahead up to [`Config::body_buffer_size`]
+//!   before a pool slot is taken, so trickling uploads cannot exhaust the
+//!   pool.
 //! - **bad input**: malformed requests get `400`, oversized heads `431`
 //!   (hyper), a panicking app `500` for that request only.
 //! - **protocols**: HTTP/1.1 with pipelining, HTTP/2 (h2c prior knowledge,
@@ -32,6 +42,7 @@
 mod connection;
 mod listener;
 mod pool;
+mod request_body;
 pub mod shutdown;
 mod tls;
 mod watchdog;
@@ -74,13 +85,36 @@ pub struct Config {
     pub tcp_nodelay: bool,
     /// HTTP/1 keep-alive. Default `true` (Nova's `wsgi_keep_alive`).
     pub keepalive: bool,
-    /// Close a connection on which no byte moved for this long; `None`
-    /// waits forever. Default 900 s (Nova's `client_socket_timeout`).
+    /// Close an idle keep-alive connection after this long without a
+    /// request, and a connection whose request is in the app with no byte
+    /// moving either way for this long; `None` waits forever. Default 900 s
+    /// (Nova's `client_socket_timeout`).
     pub client_socket_timeout: Option<Duration>,
-    /// Time allowed for a whole request head, from when the connection is
-    /// ready for one (slowloris protection; also bounds an idle keep-alive
-    /// connection). Default 30 s.
+    /// Time allowed for a whole request head: from the accept for the first
+    /// one, from its first byte for the next ones on a keep-alive
+    /// connection (slowloris protection). Default 30 s.
     pub header_read_timeout: Duration,
+    /// Close a connection whose response makes no progress for this long:
+    /// on HTTP/1 the socket takes no byte, on HTTP/2 no body data is sent
+    /// (a client that keeps its flow-control window closed). A slow reader
+    /// that keeps reading is never cut off. Default 60 s (nginx's
+    /// `send_timeout`).
+    pub send_timeout: Duration,
+    /// A request body that sends no byte for this long, or, after this
+    /// long, averages less than [`Config::body_min_rate`], gets `408` and
+    /// the connection is closed. Default 30 s.
+    pub body_read_timeout: Duration,
+    /// The lowest average request-body rate, in bytes per second, once
+    /// `body_read_timeout` has passed (a trickling upload); 0 for none.
+    /// Default 500 (Apache `mod_reqtimeout`'s `MinRate`).
+    pub body_min_rate: u64,
+    /// Bytes of a request body read before the request takes a pool slot:
+    /// a body this small is complete before the app runs, so a client that
+    /// trickles it holds no slot. Default 65536.
+    pub body_buffer_size: usize,
+    /// Most streams one HTTP/2 connection may have open at once. Default
+    /// 100.
+    pub h2_max_concurrent_streams: usize,
     /// Largest request head accepted, in bytes; larger gets `431`. Default
     /// 16384 (Nova's `max_header_line`, eventlet's limit per line).
     pub max_header_size: usize,
@@ -127,6 +161,11 @@ impl Default for Config {
             keepalive: true,
             client_socket_timeout: Some(Duration::from_secs(900)),
             header_read_timeout: Duration::from_secs(30),
+            send_timeout: Duration::from_secs(60),
+            body_read_timeout: Duration::from_secs(30),
+            body_min_rate: 500,
+            body_buffer_size: 65536,
+            h2_max_concurrent_streams: 100,
             max_header_size: 16384,
             max_headers: 100,
             protocol: Protocol::Auto,
@@ -153,6 +192,11 @@ impl Config {
         "keepalive",
         "client_socket_timeout",
         "header_read_timeout",
+        "send_timeout",
+        "body_read_timeout",
+        "body_min_rate",
+        "body_buffer_size",
+        "h2_max_concurrent_streams",
         "max_header_size",
         "max_headers",
         "protocol",
@@ -170,7 +214,9 @@ impl Config {
     /// or as a command-line flag without the dashes (`-` and `_` are the
     /// same): `bind`, `pool_size`, `backlog`, `tcp_nodelay`, `keepalive`,
     /// `client_socket_timeout` (seconds, `0` for none), `header_read_timeout`
-    /// (seconds), `max_header_size`, `max_headers`, `protocol`
+    /// (seconds), `send_timeout` (seconds), `body_read_timeout` (seconds),
+    /// `body_min_rate` (bytes/s), `body_buffer_size`,
+    /// `h2_max_concurrent_streams`, `max_header_size`, `max_headers`, `protocol`
     /// (`auto`/`http1`/`http2`), `pipeline_flush`, `log_format` (empty for
     /// none), `cert_file`, `key_file`, `workers`, `reuse_port`,
     /// `shutdown_timeout` (seconds), `per_core`. Returns `Ok(false)` for a name that is
@@ -210,6 +256,11 @@ impl Config {
             "keepalive" => self.keepalive = flag(value)?,
             "client_socket_timeout" => self.client_socket_timeout = Some(secs(value)?).filter(|d| !d.is_zero()),
             "header_read_timeout" => self.header_read_timeout = secs(value)?,
+            "send_timeout" => self.send_timeout = secs(value)?,
+            "body_read_timeout" => self.body_read_timeout = secs(value)?,
+            "body_min_rate" => self.body_min_rate = num(value)?,
+            "body_buffer_size" => self.body_buffer_size = size(value)?,
+            "h2_max_concurrent_streams" => self.h2_max_concurrent_streams = size(value)?,
             "max_header_size" => self.max_header_size = size(value)?,
             "max_headers" => self.max_headers = size(value)?,
             "protocol" => {
