@@ -89,47 +89,202 @@ async fn pool_bounds_requests_in_flight_and_idle_connections_hold_no_slot() {
         assert_eq!(t.await.unwrap(), "released");
     }
     assert_eq!(gate.peak.load(Ordering::SeqCst), 4);
-    // The idle connections still work, and a new client is served.
+    // The idle connections still work (each serves a second request on
+    // the same socket), and a new client is served.
+    for s in &mut idle {
+        assert!(request_on(s, "/fast").await.ends_with("fast"));
+    }
     assert_eq!(get(&server.url("/fast")).await.text(), "fast");
     drop(idle);
     server.stop().await;
 }
 
-#[tokio::test]
-async fn silent_and_slow_header_connections_are_closed_others_served() {
-    let server = TestServer::with_config(
-        app_fn(|_| async { "ok" }),
-        Config { header_read_timeout: Duration::from_millis(600), ..config() },
-    )
-    .await;
-    let start = Instant::now();
-    let silent = TcpStream::connect(server.addr).await.unwrap();
-    let mut slow = TcpStream::connect(server.addr).await.unwrap();
-    let slowloris = tokio::spawn(async move {
-        let head = b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-        for b in head {
-            if slow.write_all(&[*b]).await.is_err() {
-                return Instant::now();
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+/// Reads until the peer closes; how long that took from `since`, and
+/// whether any byte came (a timeout closes without an answer).
+async fn until_closed(mut stream: impl tokio::io::AsyncRead + Unpin, since: Instant) -> (Duration, usize) {
+    let mut buf = [0u8; 4096];
+    let mut got = 0;
+    loop {
+        match tokio::time::timeout(WAIT, stream.read(&mut buf)).await.expect("closed within WAIT") {
+            Ok(0) | Err(_) => return (since.elapsed(), got),
+            Ok(n) => got += n,
         }
-        let mut buf = [0u8; 64];
-        let _ = slow.read(&mut buf).await;
-        Instant::now()
-    });
-    // Meanwhile other clients are served.
-    for _ in 0..5 {
-        assert_eq!(get(&server.url("/")).await.text(), "ok");
     }
-    let mut silent = silent;
-    let mut buf = [0u8; 64];
-    let n = tokio::time::timeout(WAIT, silent.read(&mut buf)).await.expect("closed in time").unwrap_or(0);
-    assert_eq!(n, 0, "the silent connection is closed without a response");
-    let closed_after = start.elapsed();
-    assert!(closed_after >= Duration::from_millis(500) && closed_after < Duration::from_secs(3), "{closed_after:?}");
-    let slow_end = tokio::time::timeout(WAIT, slowloris).await.unwrap().unwrap();
-    assert!(slow_end - start < Duration::from_secs(3), "the slow head was cut off: {:?}", slow_end - start);
+}
+
+/// Scheduling slack for the upper bounds below (the watchdog's look and
+/// the test's own wake-up on a loaded machine).
+const SLACK: Duration = Duration::from_millis(400);
+
+/// Asserts `took` is within `[low, high + SLACK)`.
+#[track_caller]
+fn within(what: &str, took: Duration, low: Duration, high: Duration) {
+    assert!(took >= low && took < high + SLACK, "{what}: closed after {took:?}, expected {low:?}..{high:?}");
+}
+
+/// A fresh connection that sends nothing is closed, without an answer,
+/// between 1 and 1.25 times `header_read_timeout` after the accept (the
+/// watchdog looks four times per timeout), for each way of serving: sniffed
+/// HTTP/1 or h2, HTTP/1 only, a TLS handshake that never starts, a Unix
+/// socket. Other clients are served meanwhile.
+#[tokio::test]
+async fn a_silent_connection_is_closed_after_the_header_timeout_every_way() {
+    let t = Duration::from_millis(800);
+    for protocol in [Protocol::Auto, Protocol::Http1] {
+        let server = TestServer::with_config(
+            app_fn(|_| async { "ok" }),
+            Config { header_read_timeout: t, protocol, ..config() },
+        )
+        .await;
+        let start = Instant::now();
+        let silent = TcpStream::connect(server.addr).await.unwrap();
+        let closed = tokio::spawn(until_closed(silent, start));
+        // Slowloris: a head that never ends, a byte every 50 ms.
+        let (slow_read, mut slow_write) = TcpStream::connect(server.addr).await.unwrap().into_split();
+        let slow_start = Instant::now();
+        let slowloris = tokio::spawn(async move {
+            for b in b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ".iter().chain(std::iter::repeat(&b'a')) {
+                if slow_write.write_all(&[*b]).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        });
+        for _ in 0..5 {
+            assert_eq!(get(&server.url("/")).await.text(), "ok");
+        }
+        let (took, got) = closed.await.unwrap();
+        assert_eq!(got, 0, "{protocol:?}: closed without an answer");
+        within(&format!("{protocol:?}"), took, t, t * 5 / 4);
+        let (took, got) = until_closed(slow_read, slow_start).await;
+        slowloris.abort();
+        assert_eq!(got, 0, "{protocol:?}: the slow head gets no answer");
+        within(&format!("{protocol:?} slowloris"), took, t, t * 5 / 4);
+        server.stop().await;
+    }
+
+    // TLS: the handshake is bounded by the same timeout.
+    let dir = std::env::temp_dir().join(format!("rsgi-tls-silent-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let (cert_file, key_file) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_file, cert.cert.pem()).unwrap();
+    std::fs::write(&key_file, cert.signing_key.serialize_pem()).unwrap();
+    let tls = Config { header_read_timeout: t, cert_file: Some(cert_file), key_file: Some(key_file), ..config() };
+    let server = TestServer::with_config(app_fn(|_| async { "ok" }), tls).await;
+    let start = Instant::now();
+    let (took, got) = until_closed(TcpStream::connect(server.addr).await.unwrap(), start).await;
+    assert_eq!(got, 0);
+    within("TLS handshake", took, t, t);
     server.stop().await;
+
+    #[cfg(unix)]
+    {
+        let path = std::env::temp_dir().join(format!("rsgi-silent-{}.sock", std::process::id()));
+        let listener = rsgi::server::Listener::bind(&rsgi::server::BindAddr::Unix(path.clone()), 16, false).unwrap();
+        let trigger = rsgi::server::Trigger::new();
+        let shutdown = trigger.wait();
+        let config = Config { header_read_timeout: t, ..config() };
+        let task =
+            tokio::spawn(
+                async move { rsgi::server::serve(listener, &config, app_fn(|_| async { "ok" }), shutdown).await },
+            );
+        let start = Instant::now();
+        let (took, got) = until_closed(tokio::net::UnixStream::connect(&path).await.unwrap(), start).await;
+        assert_eq!(got, 0);
+        within("Unix socket", took, t, t * 5 / 4);
+        trigger.fire();
+        tokio::time::timeout(WAIT, task).await.unwrap().unwrap().unwrap();
+    }
+}
+
+/// Writes one request on `s` and reads its whole response (a
+/// `Content-Length` body), leaving the connection open.
+async fn request_on(s: &mut TcpStream, path: &str) -> String {
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = tokio::time::timeout(WAIT, s.read(&mut buf)).await.expect("a response in time").unwrap();
+        assert!(n > 0, "closed before a whole response: {}", String::from_utf8_lossy(&out));
+        out.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&out).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
+                .unwrap_or(0);
+            if body.len() >= len {
+                return text;
+            }
+        }
+    }
+}
+
+/// After a request, an idle keep-alive connection lives on past
+/// `header_read_timeout` and is closed after `client_socket_timeout`
+/// (between 1 and 1.5 times it); a head that then starts trickling is cut
+/// `header_read_timeout` after its first byte, not after the idle time.
+#[tokio::test]
+async fn idle_keep_alive_lasts_client_socket_timeout_and_a_later_head_header_read_timeout() {
+    let (hrt, cst) = (Duration::from_millis(400), Duration::from_millis(1200));
+    let config = Config { header_read_timeout: hrt, client_socket_timeout: Some(cst), ..config() };
+    let server = TestServer::with_config(app_fn(|_| async { "ok" }), config).await;
+
+    let mut idle = TcpStream::connect(server.addr).await.unwrap();
+    assert!(request_on(&mut idle, "/").await.starts_with("HTTP/1.1 200"));
+    let (took, got) = until_closed(idle, Instant::now()).await;
+    assert_eq!(got, 0);
+    within("idle keep-alive", took, cst, cst * 3 / 2);
+
+    let mut slow = TcpStream::connect(server.addr).await.unwrap();
+    assert!(request_on(&mut slow, "/").await.starts_with("HTTP/1.1 200"));
+    tokio::time::sleep(hrt * 3 / 2).await;
+    // Still open after longer than the header timeout: the same connection
+    // serves a second request…
+    assert!(request_on(&mut slow, "/").await.starts_with("HTTP/1.1 200"));
+    tokio::time::sleep(hrt * 3 / 2).await;
+    // …and a head that starts now has `header_read_timeout` to complete.
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    let (took, got) = until_closed(slow, Instant::now()).await;
+    assert_eq!(got, 0);
+    within("a trickling head on a keep-alive connection", took, hrt, hrt * 3 / 2);
+    server.stop().await;
+}
+
+/// `keepalive = false`: each response says `Connection: close` and the
+/// server closes right after it.
+#[tokio::test]
+async fn without_keepalive_the_server_closes_after_each_response() {
+    let server = TestServer::with_config(app_fn(|_| async { "ok" }), Config { keepalive: false, ..config() }).await;
+    let mut s = TcpStream::connect(server.addr).await.unwrap();
+    let start = Instant::now();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    let mut out = String::new();
+    tokio::time::timeout(WAIT, s.read_to_string(&mut out)).await.expect("closed in time").unwrap();
+    assert!(out.starts_with("HTTP/1.1 200") && out.to_ascii_lowercase().contains("connection: close"), "{out}");
+    assert!(out.ends_with("ok"), "{out}");
+    assert!(start.elapsed() < Duration::from_secs(1), "closed at once, not by a timeout: {:?}", start.elapsed());
+    server.stop().await;
+}
+
+/// A request that never finishes does not hold shutdown up: after
+/// `shutdown_timeout` (plus the drain's 10 ms polling) the connection is
+/// closed without an answer and `serve` returns.
+#[tokio::test]
+async fn shutdown_timeout_closes_what_did_not_drain() {
+    let gate = Gate::default();
+    let t = Duration::from_millis(600);
+    let server = TestServer::with_config(gate.clone(), Config { shutdown_timeout: t, ..config() }).await;
+    let mut s = TcpStream::connect(server.addr).await.unwrap();
+    s.write_all(b"GET /forever HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    wait_until("the request is in the app", || gate.running.load(Ordering::SeqCst) == 1).await;
+    let fired = Instant::now();
+    server.trigger.fire();
+    tokio::time::timeout(WAIT, server.task).await.expect("serve returns").unwrap().unwrap();
+    within("serve after shutdown", fired.elapsed(), t, t);
+    let (_, got) = until_closed(s, fired).await;
+    assert_eq!(got, 0, "the unfinished request gets no answer");
 }
 
 #[tokio::test]
@@ -160,11 +315,12 @@ async fn a_panicking_app_gets_a_500_and_the_next_request_is_fine() {
         "fine"
     });
     let server = TestServer::start(app).await;
-    // On one keep-alive connection: the panic costs that request only.
-    let client = common::client();
-    for (path, status) in [("/panic", 500), ("/ok", 200), ("/panic", 500), ("/ok", 200)] {
-        let res = client.get(server.url(path).parse().unwrap()).await.unwrap();
-        assert_eq!(res.status().as_u16(), status, "{path}");
+    // On one keep-alive connection (a raw socket: it cannot reconnect
+    // behind the test's back): the panic costs that request only.
+    let mut s = TcpStream::connect(server.addr).await.unwrap();
+    for (path, status) in [("/panic", "500"), ("/ok", "200"), ("/panic", "500"), ("/ok", "200")] {
+        let res = request_on(&mut s, path).await;
+        assert!(res.starts_with(&format!("HTTP/1.1 {status}")), "{path}: {res}");
     }
     server.stop().await;
 }
@@ -330,9 +486,21 @@ fn sigterm_child(test: &str) -> Vec<String> {
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["--exact", test, "--nocapture", "--test-threads", "1"])
         .env("RSGI_TEST_CHILD_SERVER", &port_file)
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    // The child's app prints `entered` as each request enters it.
+    let (entered_tx, entered_rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            // The harness prints `test NAME ... ` before the first one, on its line.
+            if line.trim_end().ends_with("entered") {
+                let _ = entered_tx.send(());
+            }
+        }
+    });
     let start = Instant::now();
     let port: u16 = loop {
         if let Some(p) = std::fs::read_to_string(&port_file).ok().and_then(|s| s.trim().parse().ok()) {
@@ -351,7 +519,10 @@ fn sigterm_child(test: &str) -> Vec<String> {
         let requests: Vec<_> = (0..4)
             .map(|_| tokio::spawn(async move { get(&format!("http://127.0.0.1:{port}/slow")).await.text() }))
             .collect();
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // SIGTERM only once all four are in the app: this tests a drain.
+        for n in 0..4 {
+            entered_rx.recv_timeout(WAIT).unwrap_or_else(|_| panic!("only {n} requests entered the app"));
+        }
         let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
         assert!(status.success());
         let mut replies = Vec::new();
@@ -374,7 +545,8 @@ fn sigterm_child(test: &str) -> Vec<String> {
 
 fn child_server(port_file: &str, per_core: bool) {
     let app = app_fn(|_| async {
-        tokio::time::sleep(Duration::from_millis(800)).await;
+        println!("entered");
+        tokio::time::sleep(Duration::from_millis(1500)).await;
         "slept"
     });
     if per_core {

@@ -483,20 +483,33 @@ fn run_per_core<A: App>(config: Config, app: A) -> io::Result<()> {
 mod tests {
     use super::*;
 
-    /// `OPTIONS` and the arms of `Config::set` name the same options.
+    /// `OPTIONS` and the arms of `Config::set` name the same options, and
+    /// setting each one changes the configuration (a value unlike the
+    /// default for each).
     #[test]
     fn every_listed_option_is_settable() {
+        let default = format!("{:?}", Config::default());
         for name in Config::OPTIONS {
             let value = match *name {
                 "bind" => "127.0.0.1:0",
                 "protocol" => "http1",
-                "tcp_nodelay" | "keepalive" | "pipeline_flush" | "reuse_port" | "per_core" => "true",
-                _ => "1",
+                "tcp_nodelay" | "keepalive" => "false",
+                "pipeline_flush" | "reuse_port" | "per_core" => "true",
+                _ => "7",
             };
-            assert_eq!(Config::default().set(name, value), Ok(true), "{name}");
+            let mut config = Config::default();
+            assert_eq!(config.set(name, value), Ok(true), "{name}");
+            assert_ne!(format!("{config:?}"), default, "`{name} = {value}` changed nothing");
         }
         assert_eq!(Config::default().set("not_an_option", "1"), Ok(false));
-        let rest = Config::default().apply_args(["--pool-size", "3", "--filters", "0"].map(String::from)).unwrap();
-        assert_eq!(rest, ["--filters", "0"]);
+        let mut config = Config::default();
+        let rest = config.apply_args(["--pool-size", "3", "--filters", "0", "--send-timeout=9"].map(String::from));
+        assert_eq!(rest.unwrap(), ["--filters", "0"]);
+        assert_eq!((config.pool_size, config.send_timeout), (3, Duration::from_secs(9)));
+        // Spot checks of the units: seconds, and 0 for "no timeout".
+        config.set("client_socket_timeout", "0").unwrap();
+        assert_eq!(config.client_socket_timeout, None);
+        config.set("body-min-rate", "250").unwrap();
+        assert_eq!(config.body_min_rate, 250);
     }
 }
