@@ -164,12 +164,7 @@ async fn a_silent_connection_is_closed_after_the_header_timeout_every_way() {
     }
 
     // TLS: the handshake is bounded by the same timeout.
-    let dir = std::env::temp_dir().join(format!("rsgi-tls-silent-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let (cert_file, key_file) = (dir.join("cert.pem"), dir.join("key.pem"));
-    std::fs::write(&cert_file, cert.cert.pem()).unwrap();
-    std::fs::write(&key_file, cert.signing_key.serialize_pem()).unwrap();
+    let (_, cert_file, key_file) = self_signed("silent");
     let tls = Config { header_read_timeout: t, cert_file: Some(cert_file), key_file: Some(key_file), ..config() };
     let server = TestServer::with_config(app_fn(|_| async { "ok" }), tls).await;
     let start = Instant::now();
@@ -375,15 +370,22 @@ async fn h2c_prior_knowledge() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn tls_with_alpn_h2_and_http11() {
-    use tokio_rustls::rustls::{self, pki_types::ServerName};
-    let dir = std::env::temp_dir().join(format!("rsgi-tls-{}", std::process::id()));
+/// A self-signed certificate for `localhost`, written as PEM files in a
+/// directory of its own (`name` keeps tests apart).
+fn self_signed(name: &str) -> (rcgen::CertifiedKey<rcgen::KeyPair>, std::path::PathBuf, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("rsgi-tls-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     let (cert_file, key_file) = (dir.join("cert.pem"), dir.join("key.pem"));
     std::fs::write(&cert_file, cert.cert.pem()).unwrap();
     std::fs::write(&key_file, cert.signing_key.serialize_pem()).unwrap();
+    (cert, cert_file, key_file)
+}
+
+#[tokio::test]
+async fn tls_with_alpn_h2_and_http11() {
+    use tokio_rustls::rustls::{self, pki_types::ServerName};
+    let (cert, cert_file, key_file) = self_signed("alpn");
     let app = app_fn(|req: Request| async move { format!("{} {:?}", req.url_scheme(), req.version()) });
     let server =
         TestServer::with_config(app, Config { cert_file: Some(cert_file), key_file: Some(key_file), ..config() }).await;
